@@ -1,0 +1,5 @@
+//! Authentication: tokens, password hashes and the failed-login throttle.
+
+pub mod password;
+pub mod throttle;
+pub mod token;

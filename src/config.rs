@@ -1,0 +1,133 @@
+//! Settings: one struct, parsed once at start from `HELPLINE_*` variables or matching flags.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Everything the server needs to start. Tests build it in code with [`Settings::local`].
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "helpline",
+    version,
+    about = "Realtime case management for helplines"
+)]
+pub struct Settings {
+    /// Address and port to listen on.
+    #[arg(long, env = "HELPLINE_BIND", default_value = "127.0.0.1:8888")]
+    pub bind: SocketAddr,
+
+    /// Database URL: `sqlite://FILE` (created when missing) or `postgres://…`.
+    #[arg(
+        long,
+        env = "HELPLINE_DATABASE_URL",
+        default_value = "sqlite://helpline.db"
+    )]
+    pub database_url: String,
+
+    /// Most connections the database pool opens.
+    #[arg(long, env = "HELPLINE_DATABASE_MAX_CONNECTIONS", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub database_max_connections: u32,
+
+    /// Secret that signs tokens (at least 32 characters). When absent, one is generated once
+    /// and kept in the database, so tokens survive a restart.
+    #[arg(long, env = "HELPLINE_JWT_SECRET", hide_env_values = true, value_parser = parse_jwt_secret)]
+    pub jwt_secret: Option<String>,
+
+    /// How long a login token lives (e.g. `12h`, `30m`).
+    #[arg(long, env = "HELPLINE_TOKEN_TTL", default_value = "12h", value_parser = parse_duration)]
+    pub token_ttl: Duration,
+
+    /// Email of the admin created on first start (empty database).
+    #[arg(long, env = "HELPLINE_ADMIN_EMAIL", default_value = "admin@localhost")]
+    pub admin_email: String,
+
+    /// Password of that admin; when absent one is generated and printed once to the log.
+    #[arg(long, env = "HELPLINE_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+
+    /// Log format: `text` or `json`. Levels come from `RUST_LOG` (default `info`).
+    #[arg(long, env = "HELPLINE_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "HELPLINE_MAX_BODY_BYTES", default_value_t = 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(1024..=64 * 1024 * 1024))]
+    pub max_body_bytes: u64,
+
+    /// Failed logins allowed per email and per client IP within the window, then 429.
+    #[arg(long, env = "HELPLINE_LOGIN_MAX_FAILURES", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub login_max_failures: u32,
+
+    /// The window of the failed-login throttle (e.g. `15m`).
+    #[arg(long, env = "HELPLINE_LOGIN_WINDOW", default_value = "15m", value_parser = parse_duration)]
+    pub login_window: Duration,
+
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "HELPLINE_WORKERS")]
+    pub workers: Option<usize>,
+}
+
+impl Settings {
+    /// Defaults for a given database, with no environment read: what tests start from.
+    pub fn local(database_url: impl Into<String>) -> Self {
+        Settings {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: database_url.into(),
+            database_max_connections: 5,
+            jwt_secret: None,
+            token_ttl: Duration::from_secs(12 * 3600),
+            admin_email: "admin@localhost".into(),
+            admin_password: None,
+            log_format: LogFormat::Text,
+            max_body_bytes: 1024 * 1024,
+            login_max_failures: 10,
+            login_window: Duration::from_secs(15 * 60),
+            workers: Some(2),
+        }
+    }
+}
+
+fn parse_duration(value: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(value)
+        .map_err(|e| format!("{e} (expected e.g. `12h`, `30m`, `90s`)"))?;
+    if duration.is_zero() {
+        return Err("must be longer than zero".into());
+    }
+    Ok(duration)
+}
+
+fn parse_jwt_secret(value: &str) -> Result<String, String> {
+    if value.len() < 32 {
+        return Err("must be at least 32 characters".into());
+    }
+    Ok(value.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_accept_units_and_refuse_zero_or_garbage() {
+        assert_eq!(parse_duration("12h"), Ok(Duration::from_secs(43200)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn a_short_jwt_secret_is_refused() {
+        assert!(parse_jwt_secret("short").is_err());
+        assert!(parse_jwt_secret(&"x".repeat(32)).is_ok());
+    }
+}

@@ -1,0 +1,147 @@
+//! `/auth`: login, me, logout; and the extractor that authenticates every other route.
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use futures_util::future::LocalBoxFuture;
+use serde_json::json;
+
+use super::AppState;
+use super::envelope;
+use super::extract::JsonBody;
+use crate::auth::password;
+use crate::auth::token::Claims;
+use crate::domain::input::{self, Input};
+use crate::domain::user::User;
+use crate::error::ApiError;
+
+const BAD_CREDENTIALS: &str = "Invalid email or password";
+
+/// The authenticated caller: an active user holding a valid, unrevoked token.
+pub struct AuthUser {
+    pub user: User,
+    pub claims: Claims,
+}
+
+impl AuthUser {
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.user.role == crate::domain::user::Role::Admin {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden("Only admins may do this".into()))
+        }
+    }
+
+    pub fn require_supervisor(&self) -> Result<(), ApiError> {
+        if self.user.is_supervisor_or_admin() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(
+                "Only supervisors and admins may do this".into(),
+            ))
+        }
+    }
+}
+
+/// The bearer token of the `Authorization` header.
+pub fn bearer_token(req: &HttpRequest) -> Option<String> {
+    if let Some(header) = req.headers().get(actix_web::http::header::AUTHORIZATION) {
+        let value = header.to_str().ok()?;
+        let (scheme, token) = value.split_once(' ')?;
+        return scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim().to_string());
+    }
+    None
+}
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer_token(req);
+        Box::pin(async move {
+            let state =
+                state.ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+            let token =
+                token.ok_or_else(|| ApiError::Unauthorized("Missing bearer token".into()))?;
+            let unauthorized = || ApiError::Unauthorized("Invalid or expired token".into());
+            let claims = state.tokens.verify(&token).ok_or_else(unauthorized)?;
+            let user_id = claims.user_id().ok_or_else(unauthorized)?;
+            let user = state
+                .store
+                .find_token_user(user_id, &claims.jti)
+                .await?
+                .ok_or_else(unauthorized)?;
+            tracing::Span::current().record("user_id", user.id);
+            Ok(AuthUser { user, claims })
+        })
+    }
+}
+
+/// POST /api/v1/auth/login
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let mut input = Input::new(body.fields, &["email", "password"], &[]);
+    let email = input.required("email", input::email);
+    let password = input.required("password", |v| input::text(v, 1, 1024));
+    input.finish().map_err(ApiError::invalid)?;
+    let (Some(email), Some(password)) = (email, password) else {
+        return Err(ApiError::bad_request("email and password are required"));
+    };
+    let ip = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let email_key = format!("email:{email}");
+    let keys = [email_key.clone(), format!("ip:{ip}")];
+    state
+        .throttle
+        .check(&keys)
+        .map_err(|retry_after_secs| ApiError::TooManyRequests { retry_after_secs })?;
+
+    let found = state.store.find_login(&email).await?;
+    let stored_hash = found.as_ref().map(|(_, hash)| hash.clone());
+    let matches = web::block(move || password::verify(&password, stored_hash.as_deref()))
+        .await
+        .map_err(ApiError::internal)?;
+    let user = match found {
+        Some((user, _)) if matches && user.active => user,
+        _ => {
+            state.throttle.record_failure(&keys);
+            return Err(ApiError::Unauthorized(BAD_CREDENTIALS.into()));
+        }
+    };
+    state.throttle.clear(&email_key);
+    let issued = state.tokens.issue(user.id).map_err(ApiError::internal)?;
+    state.store.record_login(user.id).await?;
+    let user = state.store.find_user(user.id).await?;
+    tracing::info!(user_id = user.id, "login");
+    Ok(envelope::ok(
+        json!({
+            "token": issued.token,
+            "token_type": "Bearer",
+            "expires_at": issued.expires_at,
+            "user": user,
+        }),
+        "Logged in",
+    ))
+}
+
+/// GET /api/v1/auth/me
+pub async fn me(auth: AuthUser) -> HttpResponse {
+    envelope::ok(&auth.user, "Current user")
+}
+
+/// POST /api/v1/auth/logout
+pub async fn logout(auth: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    state
+        .store
+        .revoke_token(&auth.claims.jti, auth.claims.expires_at())
+        .await?;
+    Ok(envelope::ok(serde_json::Value::Null, "Logged out"))
+}

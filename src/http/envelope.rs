@@ -1,0 +1,82 @@
+//! The one JSON envelope every answer is wrapped in (API.md, "Envelope").
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use chrono::{SecondsFormat, Utc};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::error::FieldError;
+use crate::store::Created;
+
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// 200 with `data`.
+pub fn ok<T: Serialize>(data: T, message: &str) -> HttpResponse {
+    respond(StatusCode::OK, json!(data), message)
+}
+
+/// 201 with the created resource, or the stored answer to an identical earlier request.
+pub fn created<T: Serialize>(created: Created<T>, message: &str) -> HttpResponse {
+    let data = match created {
+        Created::New(resource) => json!(resource),
+        Created::Replayed(previous) => previous,
+    };
+    respond(StatusCode::CREATED, data, message)
+}
+
+fn respond(status: StatusCode, data: Value, message: &str) -> HttpResponse {
+    HttpResponse::build(status).json(json!({
+        "status": "success",
+        "data": data,
+        "message": message,
+        "timestamp": now(),
+    }))
+}
+
+/// The `pagination` object of a list.
+#[derive(Debug, Serialize)]
+pub struct Pagination {
+    pub page: i64,
+    pub limit: i64,
+    pub total: i64,
+    pub pages: i64,
+}
+
+impl Pagination {
+    pub fn new(page: i64, limit: i64, total: i64) -> Self {
+        Pagination {
+            page,
+            limit,
+            total,
+            pages: (total + limit - 1) / limit,
+        }
+    }
+}
+
+/// 200 with a page of a list.
+pub fn list<T: Serialize>(items: Vec<T>, pagination: Pagination, message: &str) -> HttpResponse {
+    HttpResponse::Ok().json(json!({
+        "status": "success",
+        "data": items,
+        "pagination": pagination,
+        "message": message,
+        "timestamp": now(),
+    }))
+}
+
+/// The error envelope; `errors` appears only when there are field errors.
+pub fn error(status: StatusCode, message: &str, errors: &[FieldError]) -> HttpResponse {
+    let mut body = json!({
+        "status": "error",
+        "message": message,
+        "code": status.as_u16(),
+        "timestamp": now(),
+    });
+    if !errors.is_empty() {
+        body["errors"] = json!(errors);
+    }
+    HttpResponse::build(status).json(body)
+}

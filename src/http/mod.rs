@@ -1,0 +1,42 @@
+//! The HTTP API: one module per resource, each owning its routes.
+
+mod auth;
+mod cases;
+mod clients;
+pub mod envelope;
+mod extract;
+mod health;
+pub mod middleware;
+mod users;
+
+use actix_web::{HttpResponse, web};
+
+use crate::auth::throttle::LoginThrottle;
+use crate::auth::token::Tokens;
+use crate::store::Store;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub store: Store,
+    pub tokens: Tokens,
+    pub throttle: LoginThrottle,
+}
+
+/// Registers every route.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/health", web::get().to(health::health)).service(
+        web::scope("/api/v1")
+            .route("/health", web::get().to(health::health))
+            .route("/auth/login", web::post().to(auth::login))
+            .route("/auth/me", web::get().to(auth::me))
+            .route("/auth/logout", web::post().to(auth::logout))
+            .configure(cases::routes)
+            .configure(clients::routes)
+            .configure(users::routes),
+    );
+}
+
+/// Any path no route matches.
+pub async fn not_found() -> HttpResponse {
+    envelope::error(actix_web::http::StatusCode::NOT_FOUND, "Not found", &[])
+}

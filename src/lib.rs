@@ -1,0 +1,132 @@
+//! Helpline: a realtime case-management and messaging server for helplines.
+//! [`Application::build`] starts everything from [`Settings`]; `main` and the tests both use it.
+
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod store;
+pub mod telemetry;
+
+use std::net::TcpListener;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+
+pub use config::Settings;
+
+use crate::auth::throttle::LoginThrottle;
+use crate::auth::token::Tokens;
+use crate::http::AppState;
+use crate::store::Store;
+
+/// Why the server could not start.
+pub type StartupError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A started (not yet running) server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Connects the store, prepares secrets and the first admin, and binds the listener.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let store = Store::connect(&settings.database_url, settings.database_max_connections)
+            .await
+            .map_err(|e| format!("HELPLINE_DATABASE_URL: cannot open the database: {e}"))?;
+        let secret = match &settings.jwt_secret {
+            Some(secret) => secret.clone(),
+            None => store.jwt_secret_or_insert(&random_secret()).await?,
+        };
+        let tokens = Tokens::new(secret.as_bytes(), settings.token_ttl)?;
+        bootstrap_admin(&store, &settings).await?;
+
+        let state = web::Data::new(AppState {
+            store,
+            tokens,
+            throttle: LoginThrottle::new(settings.login_max_failures, settings.login_window),
+        });
+        let listener = TcpListener::bind(settings.bind)
+            .map_err(|e| format!("HELPLINE_BIND: cannot listen on {}: {e}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let max_body = usize::try_from(settings.max_body_bytes)?;
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(http::middleware::request_context))
+                .app_data(state.clone())
+                .app_data(web::PayloadConfig::new(max_body))
+                .configure(http::routes)
+                .default_service(web::to(http::not_found))
+        })
+        .listen(listener)?;
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers);
+        }
+        tracing::info!(address = %settings.bind, port, "listening");
+        Ok(Application {
+            port,
+            server: server.run(),
+        })
+    }
+
+    /// The port actually bound (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server gracefully.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped (SIGINT/SIGTERM or the handle): in-flight requests finish first.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// 32 random bytes, base64: a fresh token-signing secret.
+fn random_secret() -> String {
+    use base64::Engine;
+    let mut bytes = [0u8; 32];
+    rand::fill(&mut bytes);
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// On an empty database, creates the first admin; a generated password is logged once.
+async fn bootstrap_admin(store: &Store, settings: &Settings) -> Result<(), StartupError> {
+    let email = domain::input::email(&settings.admin_email.clone().into())
+        .map_err(|e| format!("HELPLINE_ADMIN_EMAIL {e}"))?;
+    let (password, generated) = match &settings.admin_password {
+        Some(p) if p.chars().count() >= domain::user::MIN_PASSWORD_CHARS => (p.clone(), false),
+        Some(_) => {
+            return Err(format!(
+                "HELPLINE_ADMIN_PASSWORD must be at least {} characters",
+                domain::user::MIN_PASSWORD_CHARS
+            )
+            .into());
+        }
+        None => (
+            random_secret()
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .take(20)
+                .collect(),
+            true,
+        ),
+    };
+    let hash = web::block(move || auth::password::hash(&password).map(|h| (h, password)))
+        .await?
+        .map_err(|e| e.to_string())?;
+    if store.bootstrap_admin(&email, hash.0).await? {
+        if generated {
+            tracing::warn!(email = %email, password = %hash.1, "created the first admin with a generated password; change it after logging in");
+        } else {
+            tracing::info!(email = %email, "created the first admin");
+        }
+    }
+    Ok(())
+}

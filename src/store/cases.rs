@@ -1,0 +1,443 @@
+//! Cases: create, read, list, update with optimistic concurrency, soft delete, and history.
+
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::AnyConnection;
+use sqlx::{AssertSqlSafe, FromRow};
+
+use super::events::{self, NewEvent, case_topics};
+use super::sql::{Bind, Filter, ListPage};
+use super::{Created, IdempotencyKey, Store, StoreError, parse_column};
+use crate::domain::Channel;
+use crate::domain::case::{Case, CasePatch, CaseStatus, NewCase, Priority};
+use crate::domain::time::Timestamp;
+use crate::domain::user::User;
+use crate::error::FieldError;
+
+const COLUMNS: &str = "id, title, narrative, type, status, priority, channel, client_id, \
+                       assigned_to, created_by, created_at, updated_at, closed_at, version";
+
+#[derive(FromRow)]
+struct CaseRow {
+    id: i64,
+    title: String,
+    narrative: Option<String>,
+    #[sqlx(rename = "type")]
+    case_type: String,
+    status: String,
+    priority: String,
+    channel: Option<String>,
+    client_id: Option<i64>,
+    assigned_to: Option<i64>,
+    created_by: i64,
+    created_at: i64,
+    updated_at: i64,
+    closed_at: Option<i64>,
+    version: i64,
+}
+
+impl TryFrom<CaseRow> for Case {
+    type Error = StoreError;
+    fn try_from(row: CaseRow) -> Result<Self, StoreError> {
+        Ok(Case {
+            id: row.id,
+            title: row.title,
+            narrative: row.narrative,
+            case_type: row.case_type,
+            status: parse_column(&row.status)?,
+            priority: parse_column(&row.priority)?,
+            channel: row.channel.as_deref().map(parse_column).transpose()?,
+            client_id: row.client_id,
+            assigned_to: row.assigned_to,
+            created_by: row.created_by,
+            created_at: Timestamp(row.created_at),
+            updated_at: Timestamp(row.updated_at),
+            closed_at: row.closed_at.map(Timestamp),
+            version: row.version,
+        })
+    }
+}
+
+/// Who a case is assigned to, as a filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Assignee {
+    User(i64),
+    Nobody,
+}
+
+/// Filters of `GET /cases`; each list is "any of these".
+#[derive(Debug, Default)]
+pub struct CaseFilter {
+    pub statuses: Vec<CaseStatus>,
+    pub types: Vec<String>,
+    pub priorities: Vec<Priority>,
+    pub channels: Vec<Channel>,
+    pub assignees: Vec<Assignee>,
+    pub client_ids: Vec<i64>,
+    pub created_after: Option<Timestamp>,
+    pub created_before: Option<Timestamp>,
+    pub text: Option<String>,
+}
+
+/// Sort keys of `GET /cases`.
+#[derive(Debug, Clone, Copy)]
+pub enum CaseSort {
+    CreatedAt,
+    UpdatedAt,
+    Priority,
+    Status,
+    Title,
+    Id,
+}
+
+impl CaseSort {
+    pub const NAMES: &'static [(&'static str, CaseSort)] = &[
+        ("created_at", CaseSort::CreatedAt),
+        ("updated_at", CaseSort::UpdatedAt),
+        ("priority", CaseSort::Priority),
+        ("status", CaseSort::Status),
+        ("title", CaseSort::Title),
+        ("id", CaseSort::Id),
+    ];
+
+    fn column(self) -> &'static str {
+        match self {
+            CaseSort::CreatedAt => "created_at",
+            CaseSort::UpdatedAt => "updated_at",
+            // By urgency, not alphabetically.
+            CaseSort::Priority => {
+                "CASE priority WHEN 'low' THEN 1 WHEN 'medium' THEN 2 WHEN 'high' THEN 3 ELSE 4 END"
+            }
+            CaseSort::Status => {
+                "CASE status WHEN 'open' THEN 1 WHEN 'in_progress' THEN 2 WHEN 'escalated' THEN 3 ELSE 4 END"
+            }
+            CaseSort::Title => "LOWER(title)",
+            CaseSort::Id => "id",
+        }
+    }
+}
+
+#[derive(FromRow)]
+struct EventRow {
+    id: i64,
+    #[sqlx(rename = "type")]
+    event_type: String,
+    actor_id: Option<i64>,
+    changes: Option<String>,
+    created_at: i64,
+}
+
+/// One entry of a case's audit trail.
+#[derive(Debug, Serialize)]
+pub struct HistoryEntry {
+    pub id: i64,
+    pub event: String,
+    pub user_id: Option<i64>,
+    pub changes: Value,
+    pub timestamp: Timestamp,
+}
+
+impl Store {
+    pub async fn create_case(
+        &self,
+        actor: &User,
+        new: &NewCase,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Created<Case>, StoreError> {
+        self.create_idempotent(key, async |conn: &mut AnyConnection| {
+            check_references(conn, new.client_id, new.assigned_to).await?;
+            let now = Timestamp::now();
+            let closed_at = (new.status == CaseStatus::Closed).then_some(now.millis());
+            let row: CaseRow = sqlx::query_as(AssertSqlSafe(format!(
+                "INSERT INTO cases (title, narrative, type, status, priority, channel, client_id, \
+                 assigned_to, created_by, created_at, updated_at, closed_at, version) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, 1) RETURNING {COLUMNS}"
+            )))
+            .bind(new.title.as_str())
+            .bind(new.narrative.clone())
+            .bind(new.case_type.as_str())
+            .bind(new.status.as_str())
+            .bind(new.priority.as_str())
+            .bind(new.channel.map(|c| c.as_str()))
+            .bind(new.client_id)
+            .bind(new.assigned_to)
+            .bind(actor.id)
+            .bind(now.millis())
+            .bind(closed_at)
+            .fetch_one(&mut *conn)
+            .await?;
+            let case = Case::try_from(row)?;
+            let changes = case.creation_changes();
+            let event = NewEvent {
+                kind: "case.created",
+                case_id: Some(case.id),
+                actor_id: Some(actor.id),
+                data: &case,
+                changes: Some(&changes),
+                topics: &case_topics(case.id),
+                at: now,
+            };
+            events::append(conn, event).await?;
+            Ok(case)
+        })
+        .await
+    }
+
+    pub async fn find_case(&self, id: i64) -> Result<Case, StoreError> {
+        let row: Option<CaseRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM cases WHERE id = $1 AND deleted_at IS NULL"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.ok_or(StoreError::NotFound("Case"))?.try_into()
+    }
+
+    /// Reads a case for `viewer` and records the view in its audit trail (never published).
+    pub async fn view_case(&self, id: i64, viewer: &User) -> Result<Case, StoreError> {
+        let case = self.find_case(id).await?;
+        let mut tx = self.begin_write().await?;
+        let event = NewEvent {
+            kind: "case.viewed",
+            case_id: Some(id),
+            actor_id: Some(viewer.id),
+            data: &serde_json::json!({ "case_id": id }),
+            changes: None,
+            topics: &[],
+            at: Timestamp::now(),
+        };
+        events::append(tx.conn(), event).await?;
+        tx.commit().await?;
+        Ok(case)
+    }
+
+    pub async fn list_cases(
+        &self,
+        filter: &CaseFilter,
+        page: &ListPage<CaseSort>,
+    ) -> Result<(Vec<Case>, i64), StoreError> {
+        let mut sql = Filter::default();
+        sql.and("deleted_at IS NULL".into());
+        sql.any_of(
+            "status",
+            filter.statuses.iter().map(|s| s.as_str().to_string()),
+        );
+        sql.any_of("type", filter.types.iter().cloned());
+        sql.any_of(
+            "priority",
+            filter.priorities.iter().map(|p| p.as_str().to_string()),
+        );
+        sql.any_of(
+            "channel",
+            filter.channels.iter().map(|c| c.as_str().to_string()),
+        );
+        let mut assignee_clauses = Vec::new();
+        for assignee in &filter.assignees {
+            assignee_clauses.push(match assignee {
+                Assignee::Nobody => "assigned_to IS NULL".to_string(),
+                Assignee::User(id) => format!("assigned_to = {}", sql.bind(Bind::Int(*id))),
+            });
+        }
+        if !assignee_clauses.is_empty() {
+            sql.and(format!("({})", assignee_clauses.join(" OR ")));
+        }
+        if !filter.client_ids.is_empty() {
+            let ps: Vec<String> = filter
+                .client_ids
+                .iter()
+                .map(|id| sql.bind(Bind::Int(*id)))
+                .collect();
+            sql.and(format!("client_id IN ({})", ps.join(", ")));
+        }
+        sql.between(
+            "created_at",
+            filter.created_after.map(Timestamp::millis),
+            filter.created_before.map(Timestamp::millis),
+        );
+        if let Some(text) = &filter.text {
+            sql.text_search(&["title", "COALESCE(narrative, '')"], text);
+        }
+        let (rows, total) = sql
+            .fetch_page::<CaseRow, _>(&self.pool, COLUMNS, "cases", page, page.sort.column())
+            .await?;
+        let cases = rows
+            .into_iter()
+            .map(Case::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok((cases, total))
+    }
+
+    /// Applies `patch` for `actor`: checks the version and the actor's right to change this
+    /// case under the row lock, writes the change and its event (`case.closed` when the change
+    /// closes the case, else `case.updated`) in one transaction.
+    pub async fn update_case(
+        &self,
+        id: i64,
+        actor: &User,
+        patch: &CasePatch,
+    ) -> Result<Case, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let mut case = self.lock_case(tx.conn(), id).await?;
+        if let Some(expected) = patch.version
+            && expected != case.version
+        {
+            return Err(StoreError::Conflict(format!(
+                "The case was changed by someone else (version {} is current, not {expected}); reload it",
+                case.version
+            )));
+        }
+        case.check_update_allowed(actor, patch)
+            .map_err(StoreError::Forbidden)?;
+        let client_changes = patch
+            .client_id
+            .flatten()
+            .filter(|id| Some(*id) != case.client_id);
+        let assignee_changes = patch
+            .assigned_to
+            .flatten()
+            .filter(|id| Some(*id) != case.assigned_to);
+        check_references(tx.conn(), client_changes, assignee_changes).await?;
+        let now = Timestamp::now();
+        let changes = case.apply(patch, now);
+        if changes.is_empty() {
+            return Ok(case);
+        }
+        case.version += 1;
+        sqlx::query(
+            "UPDATE cases SET title = $1, narrative = $2, type = $3, status = $4, priority = $5, \
+             channel = $6, client_id = $7, assigned_to = $8, updated_at = $9, closed_at = $10, \
+             version = $11 WHERE id = $12",
+        )
+        .bind(case.title.as_str())
+        .bind(case.narrative.clone())
+        .bind(case.case_type.as_str())
+        .bind(case.status.as_str())
+        .bind(case.priority.as_str())
+        .bind(case.channel.map(|c| c.as_str()))
+        .bind(case.client_id)
+        .bind(case.assigned_to)
+        .bind(now.millis())
+        .bind(case.closed_at.map(Timestamp::millis))
+        .bind(case.version)
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+        let closes = changes
+            .get("status")
+            .is_some_and(|_| case.status == CaseStatus::Closed);
+        let event = NewEvent {
+            kind: if closes {
+                "case.closed"
+            } else {
+                "case.updated"
+            },
+            case_id: Some(id),
+            actor_id: Some(actor.id),
+            data: &case,
+            changes: Some(&changes),
+            topics: &case_topics(id),
+            at: now,
+        };
+        events::append(tx.conn(), event).await?;
+        tx.commit().await?;
+        Ok(case)
+    }
+
+    /// Soft-deletes a case: it disappears from reads; its rows and history stay.
+    pub async fn delete_case(&self, id: i64, actor: &User) -> Result<Case, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let case = self.lock_case(tx.conn(), id).await?;
+        let now = Timestamp::now();
+        sqlx::query("UPDATE cases SET deleted_at = $1, updated_at = $1 WHERE id = $2")
+            .bind(now.millis())
+            .bind(id)
+            .execute(tx.conn())
+            .await?;
+        let event = NewEvent {
+            kind: "case.deleted",
+            case_id: Some(id),
+            actor_id: Some(actor.id),
+            data: &case,
+            changes: None,
+            topics: &case_topics(id),
+            at: now,
+        };
+        events::append(tx.conn(), event).await?;
+        tx.commit().await?;
+        Ok(case)
+    }
+
+    /// The audit trail of a case, oldest first.
+    pub async fn case_history(&self, id: i64) -> Result<Vec<HistoryEntry>, StoreError> {
+        self.find_case(id).await?;
+        let rows: Vec<EventRow> = sqlx::query_as(
+            "SELECT id, type, actor_id, changes, created_at FROM events WHERE case_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| HistoryEntry {
+                id: row.id,
+                event: row.event_type,
+                user_id: row.actor_id,
+                changes: row
+                    .changes
+                    .and_then(|c| serde_json::from_str(&c).ok())
+                    .unwrap_or_else(|| Value::Object(Default::default())),
+                timestamp: Timestamp(row.created_at),
+            })
+            .collect())
+    }
+
+    async fn lock_case(&self, conn: &mut AnyConnection, id: i64) -> Result<Case, StoreError> {
+        let lock = self.dialect.for_update();
+        let row: Option<CaseRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM cases WHERE id = $1 AND deleted_at IS NULL{lock}"
+        )))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+        row.ok_or(StoreError::NotFound("Case"))?.try_into()
+    }
+}
+
+/// A case may point only at a client that exists and a user who is active.
+async fn check_references(
+    conn: &mut AnyConnection,
+    client_id: Option<i64>,
+    assigned_to: Option<i64>,
+) -> Result<(), StoreError> {
+    let mut errors = Vec::new();
+    if let Some(id) = client_id {
+        let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM clients WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if found.is_none() {
+            errors.push(FieldError::new(
+                "client_id",
+                format!("no client has id {id}"),
+            ));
+        }
+    }
+    if let Some(id) = assigned_to {
+        let found: Option<(i64,)> =
+            sqlx::query_as("SELECT id FROM users WHERE id = $1 AND active = 1")
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if found.is_none() {
+            errors.push(FieldError::new(
+                "assigned_to",
+                format!("no active user has id {id}"),
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(errors))
+    }
+}

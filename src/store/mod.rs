@@ -1,0 +1,202 @@
+//! Storage through sqlx: one code path for SQLite and PostgreSQL (the `Any` driver, portable
+//! SQL with `$n` placeholders), branching per dialect only where they differ.
+
+mod auth;
+mod cases;
+mod clients;
+mod events;
+mod idempotency;
+mod sql;
+mod users;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::AnyConnection;
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Transaction};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use crate::error::FieldError;
+
+pub use cases::{Assignee, CaseFilter, CaseSort, HistoryEntry};
+pub use clients::{ClientFilter, ClientSort};
+pub use idempotency::{Created, IdempotencyKey};
+pub use sql::{ListPage, SortOrder};
+pub use users::{UserFilter, UserSort};
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// How long a request waits for a pooled connection before the store reports itself unavailable.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What a store operation can fail with, mapped once to HTTP in `error.rs`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    #[error("storage unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("storage error: {0}")]
+    Backend(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => StoreError::Unavailable(error),
+            _ => StoreError::Backend(error),
+        }
+    }
+}
+
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .is_some_and(|e| e.is_unique_violation())
+}
+
+/// The SQL dialect behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// Row locking for read-modify-write; SQLite needs none (its writes are serialised).
+    fn for_update(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE",
+        }
+    }
+}
+
+/// The database: a pool, its dialect, and for SQLite a gate that lets one writer in at a time,
+/// so concurrent writers queue here instead of failing with "database is locked".
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    dialect: Dialect,
+    write_gate: Option<Arc<Mutex<()>>>,
+}
+
+/// A write transaction, holding the write gate (SQLite) until it commits or drops.
+struct WriteTx {
+    tx: Transaction<'static, sqlx::Any>,
+    _gate: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+
+    async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Connects (creating a missing SQLite file) and applies the migrations.
+    pub async fn connect(database_url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let (dialect, url) = if database_url.starts_with("sqlite:") {
+            (Dialect::Sqlite, sqlite_url(database_url))
+        } else if database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://")
+        {
+            (Dialect::Postgres, database_url.to_string())
+        } else {
+            return Err(StoreError::Invalid(vec![FieldError::new(
+                "HELPLINE_DATABASE_URL",
+                "must start with sqlite: or postgres://",
+            )]));
+        };
+        let mut options = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(ACQUIRE_TIMEOUT);
+        if dialect == Dialect::Sqlite {
+            options = options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::raw_sql(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                    )
+                    .execute(conn)
+                    .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = options.connect(&url).await?;
+        let migrator = match dialect {
+            Dialect::Sqlite => &SQLITE_MIGRATIONS,
+            Dialect::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Backend(e.into()))?;
+        let write_gate = (dialect == Dialect::Sqlite).then(|| Arc::new(Mutex::new(())));
+        Ok(Store {
+            pool,
+            dialect,
+            write_gate,
+        })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes the pool, waiting for connections in use.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn begin_write(&self) -> Result<WriteTx, StoreError> {
+        let gate = match &self.write_gate {
+            Some(gate) => Some(gate.clone().lock_owned().await),
+            None => None,
+        };
+        let tx = self.pool.begin().await?;
+        Ok(WriteTx { tx, _gate: gate })
+    }
+}
+
+/// `sqlite://file.db` → the same with `mode=rwc`, so a missing file is created.
+fn sqlite_url(url: &str) -> String {
+    if url.contains("mode=") {
+        url.to_string()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+/// Parses a stored enum column; a value the code does not know is a backend fault.
+fn parse_column<T: std::str::FromStr<Err = String>>(value: &str) -> Result<T, StoreError> {
+    value
+        .parse()
+        .map_err(|e: String| StoreError::Backend(sqlx::Error::Decode(e.into())))
+}

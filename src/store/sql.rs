@@ -1,0 +1,145 @@
+//! A small builder for the dynamic parts of list queries: filters with numbered placeholders
+//! (`$1`, which both SQLite and PostgreSQL accept), paging and whitelisted sorting.
+
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, FromRow};
+
+/// A value bound to a placeholder.
+#[derive(Debug, Clone)]
+pub(crate) enum Bind {
+    Int(i64),
+    Text(String),
+}
+
+/// `asc` or `desc`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortOrder {
+    Asc,
+    Desc,
+}
+
+impl SortOrder {
+    fn sql(self) -> &'static str {
+        match self {
+            SortOrder::Asc => "ASC",
+            SortOrder::Desc => "DESC",
+        }
+    }
+}
+
+/// Which page of a list, in which order. `S` is the resource's whitelisted sort key.
+#[derive(Debug, Clone, Copy)]
+pub struct ListPage<S> {
+    pub page: i64,
+    pub limit: i64,
+    pub sort: S,
+    pub order: SortOrder,
+}
+
+/// The `WHERE` clause of a list query and its binds.
+#[derive(Debug, Default)]
+pub(crate) struct Filter {
+    clauses: Vec<String>,
+    binds: Vec<Bind>,
+}
+
+impl Filter {
+    /// Adds a value and returns its placeholder.
+    pub fn bind(&mut self, value: Bind) -> String {
+        self.binds.push(value);
+        format!("${}", self.binds.len())
+    }
+
+    /// Adds a condition (combined with AND).
+    pub fn and(&mut self, clause: String) {
+        self.clauses.push(clause);
+    }
+
+    /// `column IN (…)` for a non-empty list of texts.
+    pub fn any_of(&mut self, column: &str, values: impl IntoIterator<Item = String>) {
+        let placeholders: Vec<String> = values
+            .into_iter()
+            .map(|v| self.bind(Bind::Text(v)))
+            .collect();
+        if !placeholders.is_empty() {
+            self.and(format!("{column} IN ({})", placeholders.join(", ")));
+        }
+    }
+
+    /// `column >= after AND column < before`, for whichever bounds are given.
+    pub fn between(&mut self, column: &str, after: Option<i64>, before: Option<i64>) {
+        if let Some(after) = after {
+            let p = self.bind(Bind::Int(after));
+            self.and(format!("{column} >= {p}"));
+        }
+        if let Some(before) = before {
+            let p = self.bind(Bind::Int(before));
+            self.and(format!("{column} < {p}"));
+        }
+    }
+
+    /// A case-insensitive substring match on any of `columns`.
+    pub fn text_search(&mut self, columns: &[&str], needle: &str) {
+        let escaped = needle
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let p = self.bind(Bind::Text(format!("%{escaped}%")));
+        let matches: Vec<String> = columns
+            .iter()
+            .map(|c| format!("LOWER({c}) LIKE {p} ESCAPE '\\'"))
+            .collect();
+        self.and(format!("({})", matches.join(" OR ")));
+    }
+
+    fn where_sql(&self) -> String {
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.clauses.join(" AND "))
+        }
+    }
+
+    /// Runs `SELECT {columns} FROM {from} WHERE … ORDER BY … LIMIT … OFFSET …` and the matching
+    /// count; returns the page's rows and the total.
+    pub async fn fetch_page<'e, T, S>(
+        mut self,
+        executor: &sqlx::AnyPool,
+        columns: &str,
+        from: &str,
+        page: &ListPage<S>,
+        sort_column: &str,
+    ) -> Result<(Vec<T>, i64), sqlx::Error>
+    where
+        T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+    {
+        let count_sql = format!("SELECT COUNT(*) FROM {from}{}", self.where_sql());
+        let (total,): (i64,) = bind_all(sqlx::query_as(AssertSqlSafe(count_sql)), &self.binds)
+            .fetch_one(executor)
+            .await?;
+        let order = page.order.sql();
+        let limit = self.bind(Bind::Int(page.limit));
+        let offset = self.bind(Bind::Int((page.page - 1).saturating_mul(page.limit)));
+        let sql = format!(
+            "SELECT {columns} FROM {from}{} ORDER BY {sort_column} {order}, id {order} LIMIT {limit} OFFSET {offset}",
+            self.where_sql()
+        );
+        let rows = bind_all(sqlx::query_as::<_, T>(AssertSqlSafe(sql)), &self.binds)
+            .fetch_all(executor)
+            .await?;
+        Ok((rows, total))
+    }
+}
+
+type AnyQueryAs<'q, O> = sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments>;
+
+fn bind_all<'q, O>(mut query: AnyQueryAs<'q, O>, binds: &[Bind]) -> AnyQueryAs<'q, O> {
+    for bind in binds {
+        query = match bind {
+            Bind::Int(v) => query.bind(*v),
+            Bind::Text(v) => query.bind(v.clone()),
+        };
+    }
+    query
+}

@@ -1,0 +1,298 @@
+//! Users: accounts, roles, deactivation, and the last-admin rule.
+
+use serde_json::json;
+use sqlx::AnyConnection;
+use sqlx::FromRow;
+
+use super::events::{self, NewEvent};
+use super::sql::{Bind, Filter, ListPage};
+use super::{Created, IdempotencyKey, Store, StoreError, is_unique_violation};
+use crate::domain::time::Timestamp;
+use crate::domain::user::{NewUser, Role, User, UserPatch};
+
+const COLUMNS: &str = "id, name, email, role, active, created_at, updated_at, last_seen_at";
+const EMAIL_TAKEN: &str = "A user with this email already exists";
+
+#[derive(FromRow)]
+struct UserRow {
+    id: i64,
+    name: String,
+    email: String,
+    role: String,
+    active: i64,
+    created_at: i64,
+    updated_at: i64,
+    last_seen_at: Option<i64>,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+    fn try_from(row: UserRow) -> Result<Self, StoreError> {
+        Ok(User {
+            id: row.id,
+            name: row.name,
+            email: row.email,
+            role: super::parse_column(&row.role)?,
+            active: row.active != 0,
+            created_at: Timestamp(row.created_at),
+            updated_at: Timestamp(row.updated_at),
+            last_seen_at: row.last_seen_at.map(Timestamp),
+        })
+    }
+}
+
+/// Filters of `GET /users`.
+#[derive(Debug, Default)]
+pub struct UserFilter {
+    pub roles: Vec<Role>,
+    pub active: Option<bool>,
+}
+
+/// Sort keys of `GET /users`.
+#[derive(Debug, Clone, Copy)]
+pub enum UserSort {
+    CreatedAt,
+    UpdatedAt,
+    Name,
+    Email,
+    Role,
+    LastSeenAt,
+    Id,
+}
+
+impl UserSort {
+    pub const NAMES: &'static [(&'static str, UserSort)] = &[
+        ("created_at", UserSort::CreatedAt),
+        ("updated_at", UserSort::UpdatedAt),
+        ("name", UserSort::Name),
+        ("email", UserSort::Email),
+        ("role", UserSort::Role),
+        ("last_seen_at", UserSort::LastSeenAt),
+        ("id", UserSort::Id),
+    ];
+
+    fn column(self) -> &'static str {
+        match self {
+            UserSort::CreatedAt => "created_at",
+            UserSort::UpdatedAt => "updated_at",
+            UserSort::Name => "LOWER(name)",
+            UserSort::Email => "email",
+            UserSort::Role => "role",
+            UserSort::LastSeenAt => "COALESCE(last_seen_at, 0)",
+            UserSort::Id => "id",
+        }
+    }
+}
+
+impl Store {
+    /// Creates the first admin when there are no users at all; whether it did.
+    pub async fn bootstrap_admin(
+        &self,
+        email: &str,
+        password_hash: String,
+    ) -> Result<bool, StoreError> {
+        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await?;
+        if count > 0 {
+            return Ok(false);
+        }
+        let admin = NewUser {
+            name: "Administrator".into(),
+            email: email.to_string(),
+            role: Role::Admin,
+            active: true,
+            password: String::new(),
+        };
+        match self.create_user(None, &admin, password_hash, None).await {
+            Ok(_) => Ok(true),
+            // Another node bootstrapped at the same moment.
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Creates a user (`user.created`); the password arrives already hashed.
+    pub async fn create_user(
+        &self,
+        actor_id: Option<i64>,
+        new: &NewUser,
+        password_hash: String,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Created<User>, StoreError> {
+        self.create_idempotent(key, async |conn: &mut AnyConnection| {
+            let now = Timestamp::now();
+            let row: UserRow = sqlx::query_as(
+                "INSERT INTO users (name, email, role, active, password_hash, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id, name, email, role, active, \
+                 created_at, updated_at, last_seen_at",
+            )
+            .bind(new.name.as_str())
+            .bind(new.email.as_str())
+            .bind(new.role.as_str())
+            .bind(i64::from(new.active))
+            .bind(password_hash)
+            .bind(now.millis())
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict(EMAIL_TAKEN.into()) } else { e.into() })?;
+            let user = User::try_from(row)?;
+            let event = NewEvent {
+                kind: "user.created",
+                case_id: None,
+                actor_id,
+                data: &user,
+                changes: None,
+                topics: &["users".to_string()],
+                at: now,
+            };
+            events::append(conn, event).await?;
+            Ok(user)
+        })
+        .await
+    }
+
+    pub async fn find_user(&self, id: i64) -> Result<User, StoreError> {
+        let row: Option<UserRow> = sqlx::query_as(select_users("WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.ok_or(StoreError::NotFound("User"))?.try_into()
+    }
+
+    /// The user with this email and their password hash, for login.
+    pub async fn find_login(&self, email: &str) -> Result<Option<(User, String)>, StoreError> {
+        let row: Option<(i64, String)> =
+            sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
+                .bind(email)
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some((id, hash)) = row else {
+            return Ok(None);
+        };
+        Ok(Some((self.find_user(id).await?, hash)))
+    }
+
+    /// The token's user when they exist, are active, and the token `jti` is not revoked.
+    pub async fn find_token_user(
+        &self,
+        user_id: i64,
+        jti: &str,
+    ) -> Result<Option<User>, StoreError> {
+        let (revoked,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM revoked_tokens WHERE jti = $1")
+                .bind(jti)
+                .fetch_one(&self.pool)
+                .await?;
+        if revoked > 0 {
+            return Ok(None);
+        }
+        match self.find_user(user_id).await {
+            Ok(user) if user.active => Ok(Some(user)),
+            Ok(_) | Err(StoreError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn record_login(&self, user_id: i64) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE users SET last_seen_at = $1 WHERE id = $2")
+            .bind(Timestamp::now().millis())
+            .bind(user_id)
+            .execute(tx.conn())
+            .await?;
+        tx.commit().await
+    }
+
+    pub async fn list_users(
+        &self,
+        filter: &UserFilter,
+        page: &ListPage<UserSort>,
+    ) -> Result<(Vec<User>, i64), StoreError> {
+        let mut sql = Filter::default();
+        sql.any_of("role", filter.roles.iter().map(|r| r.as_str().to_string()));
+        if let Some(active) = filter.active {
+            let p = sql.bind(Bind::Int(i64::from(active)));
+            sql.and(format!("active = {p}"));
+        }
+        let (rows, total) = sql
+            .fetch_page::<UserRow, _>(&self.pool, COLUMNS, "users", page, page.sort.column())
+            .await?;
+        let users = rows
+            .into_iter()
+            .map(User::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok((users, total))
+    }
+
+    /// Applies `patch` (password already hashed into `password_hash`). Refuses, with a
+    /// conflict, a change that would leave no active admin.
+    pub async fn update_user(
+        &self,
+        id: i64,
+        patch: &UserPatch,
+        password_hash: Option<String>,
+    ) -> Result<User, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let lock = self.dialect.for_update();
+        let row: Option<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM users WHERE id = $1{lock}"
+        )))
+        .bind(id)
+        .fetch_optional(tx.conn())
+        .await?;
+        let mut user = User::try_from(row.ok_or(StoreError::NotFound("User"))?)?;
+        if patch.removes_admin(&user) {
+            let others: Vec<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT id FROM users WHERE role = 'admin' AND active = 1 AND id <> $1{lock}"
+            )))
+            .bind(id)
+            .fetch_all(tx.conn())
+            .await?;
+            if others.is_empty() {
+                return Err(StoreError::Conflict(
+                    "This is the last active admin; promote another admin first".into(),
+                ));
+            }
+        }
+        let before = json!(user);
+        if let Some(name) = &patch.name {
+            user.name = name.clone();
+        }
+        if let Some(email) = &patch.email {
+            user.email = email.clone();
+        }
+        user.role = patch.role.unwrap_or(user.role);
+        user.active = patch.active.unwrap_or(user.active);
+        if json!(user) == before && password_hash.is_none() {
+            return Ok(user);
+        }
+        user.updated_at = Timestamp::now();
+        sqlx::query(
+            "UPDATE users SET name = $1, email = $2, role = $3, active = $4, updated_at = $5, \
+             password_hash = COALESCE($6, password_hash) WHERE id = $7",
+        )
+        .bind(user.name.as_str())
+        .bind(user.email.as_str())
+        .bind(user.role.as_str())
+        .bind(i64::from(user.active))
+        .bind(user.updated_at.millis())
+        .bind(password_hash)
+        .bind(id)
+        .execute(tx.conn())
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict(EMAIL_TAKEN.into())
+            } else {
+                e.into()
+            }
+        })?;
+        tx.commit().await?;
+        Ok(user)
+    }
+}
+
+fn select_users(condition: &str) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM users {condition}"))
+}
