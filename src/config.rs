@@ -1,4 +1,5 @@
 //! Settings: one struct, parsed once at start from `HELPLINE_*` variables or matching flags.
+//! Each value is named after its variable, so a bad one is reported by that name.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -21,59 +22,82 @@ pub enum LogFormat {
 )]
 pub struct Settings {
     /// Address and port to listen on.
-    #[arg(long, env = "HELPLINE_BIND", default_value = "127.0.0.1:8888")]
+    #[arg(
+        long,
+        env = "HELPLINE_BIND",
+        value_name = "HELPLINE_BIND",
+        default_value = "127.0.0.1:8888"
+    )]
     pub bind: SocketAddr,
 
     /// Database URL: `sqlite://FILE` (created when missing) or `postgres://…`.
     #[arg(
         long,
         env = "HELPLINE_DATABASE_URL",
-        default_value = "sqlite://helpline.db"
+        value_name = "HELPLINE_DATABASE_URL",
+        default_value = "sqlite://helpline.db",
+        value_parser = parse_database_url
     )]
     pub database_url: String,
 
     /// Most connections the database pool opens.
-    #[arg(long, env = "HELPLINE_DATABASE_MAX_CONNECTIONS", default_value_t = 10,
+    #[arg(long, env = "HELPLINE_DATABASE_MAX_CONNECTIONS", value_name = "HELPLINE_DATABASE_MAX_CONNECTIONS", default_value_t = 10,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub database_max_connections: u32,
 
     /// Secret that signs tokens (at least 32 characters). When absent, one is generated once
     /// and kept in the database, so tokens survive a restart.
-    #[arg(long, env = "HELPLINE_JWT_SECRET", hide_env_values = true, value_parser = parse_jwt_secret)]
+    #[arg(long, env = "HELPLINE_JWT_SECRET", value_name = "HELPLINE_JWT_SECRET", hide_env_values = true, value_parser = parse_jwt_secret)]
     pub jwt_secret: Option<String>,
 
     /// How long a login token lives (e.g. `12h`, `30m`).
-    #[arg(long, env = "HELPLINE_TOKEN_TTL", default_value = "12h", value_parser = parse_duration)]
+    #[arg(long, env = "HELPLINE_TOKEN_TTL", value_name = "HELPLINE_TOKEN_TTL", default_value = "12h", value_parser = parse_duration)]
     pub token_ttl: Duration,
 
     /// Email of the admin created on first start (empty database).
-    #[arg(long, env = "HELPLINE_ADMIN_EMAIL", default_value = "admin@localhost")]
+    #[arg(
+        long,
+        env = "HELPLINE_ADMIN_EMAIL",
+        value_name = "HELPLINE_ADMIN_EMAIL",
+        default_value = "admin@localhost"
+    )]
     pub admin_email: String,
 
     /// Password of that admin; when absent one is generated and printed once to the log.
-    #[arg(long, env = "HELPLINE_ADMIN_PASSWORD", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "HELPLINE_ADMIN_PASSWORD",
+        value_name = "HELPLINE_ADMIN_PASSWORD",
+        hide_env_values = true
+    )]
     pub admin_password: Option<String>,
 
     /// Log format: `text` or `json`. Levels come from `RUST_LOG` (default `info`).
-    #[arg(long, env = "HELPLINE_LOG_FORMAT", value_enum, default_value = "text")]
+    #[arg(
+        long,
+        env = "HELPLINE_LOG_FORMAT",
+        value_name = "HELPLINE_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
     pub log_format: LogFormat,
 
     /// Largest request body accepted, in bytes.
-    #[arg(long, env = "HELPLINE_MAX_BODY_BYTES", default_value_t = 1024 * 1024,
+    #[arg(long, env = "HELPLINE_MAX_BODY_BYTES", value_name = "HELPLINE_MAX_BODY_BYTES", default_value_t = 1024 * 1024,
           value_parser = clap::value_parser!(u64).range(1024..=64 * 1024 * 1024))]
     pub max_body_bytes: u64,
 
     /// Failed logins allowed per email and per client IP within the window, then 429.
-    #[arg(long, env = "HELPLINE_LOGIN_MAX_FAILURES", default_value_t = 10,
+    #[arg(long, env = "HELPLINE_LOGIN_MAX_FAILURES", value_name = "HELPLINE_LOGIN_MAX_FAILURES", default_value_t = 10,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub login_max_failures: u32,
 
     /// The window of the failed-login throttle (e.g. `15m`).
-    #[arg(long, env = "HELPLINE_LOGIN_WINDOW", default_value = "15m", value_parser = parse_duration)]
+    #[arg(long, env = "HELPLINE_LOGIN_WINDOW", value_name = "HELPLINE_LOGIN_WINDOW", default_value = "15m", value_parser = parse_duration)]
     pub login_window: Duration,
 
     /// HTTP worker threads (default: one per core).
-    #[arg(long, env = "HELPLINE_WORKERS")]
+    #[arg(long, env = "HELPLINE_WORKERS", value_name = "HELPLINE_WORKERS")]
     pub workers: Option<usize>,
 }
 
@@ -104,6 +128,15 @@ fn parse_duration(value: &str) -> Result<Duration, String> {
         return Err("must be longer than zero".into());
     }
     Ok(duration)
+}
+
+fn parse_database_url(value: &str) -> Result<String, String> {
+    let supported = ["sqlite:", "postgres://", "postgresql://"];
+    if supported.iter().any(|scheme| value.starts_with(scheme)) {
+        Ok(value.to_string())
+    } else {
+        Err("must start with sqlite:// or postgres://".into())
+    }
 }
 
 fn parse_jwt_secret(value: &str) -> Result<String, String> {

@@ -1,11 +1,21 @@
+use std::process::ExitCode;
+
 use clap::Parser;
 use helpline::{Application, Settings, telemetry};
 
-#[actix_web::main]
-async fn main() -> Result<(), helpline::StartupError> {
+fn main() -> ExitCode {
     let settings = Settings::parse();
     telemetry::init(settings.log_format);
-    let app = Application::build(settings).await?;
-    app.run_until_stopped().await?;
-    Ok(())
+    let result = actix_web::rt::System::new().block_on(async {
+        let app = Application::build(settings).await?;
+        app.run_until_stopped().await?;
+        Ok::<_, helpline::StartupError>(())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error}");
+            ExitCode::FAILURE
+        }
+    }
 }
