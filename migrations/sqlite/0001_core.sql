@@ -13,6 +13,7 @@ CREATE TABLE users (
 );
 CREATE INDEX users_role_idx ON users (role);
 CREATE INDEX users_created_at_idx ON users (created_at);
+CREATE INDEX users_name_idx ON users (LOWER(name));
 
 CREATE TABLE clients (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -28,7 +29,8 @@ CREATE TABLE clients (
     updated_at INTEGER NOT NULL
 );
 CREATE INDEX clients_created_at_idx ON clients (created_at);
-CREATE INDEX clients_name_idx ON clients (name);
+CREATE INDEX clients_name_idx ON clients (LOWER(name));
+CREATE INDEX clients_updated_at_idx ON clients (updated_at);
 
 CREATE TABLE cases (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -49,6 +51,7 @@ CREATE TABLE cases (
 );
 CREATE INDEX cases_created_at_idx ON cases (created_at);
 CREATE INDEX cases_updated_at_idx ON cases (updated_at);
+CREATE INDEX cases_title_idx ON cases (LOWER(title));
 CREATE INDEX cases_status_idx ON cases (status, created_at);
 CREATE INDEX cases_type_idx ON cases (type, created_at);
 CREATE INDEX cases_priority_idx ON cases (priority, created_at);
@@ -90,11 +93,13 @@ CREATE TABLE idempotency_keys (
     created_at   INTEGER NOT NULL,
     PRIMARY KEY (user_id, key)
 );
+CREATE INDEX idempotency_keys_created_at_idx ON idempotency_keys (created_at);
 
 CREATE TABLE revoked_tokens (
     jti        TEXT    PRIMARY KEY,
     expires_at INTEGER NOT NULL
 );
+CREATE INDEX revoked_tokens_expires_at_idx ON revoked_tokens (expires_at);
 
 CREATE TABLE server_settings (
     name  TEXT PRIMARY KEY,

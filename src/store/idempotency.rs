@@ -64,9 +64,8 @@ async fn claim(
     key: &IdempotencyKey,
 ) -> Result<Option<Value>, StoreError> {
     let now = Timestamp::now().millis();
-    sqlx::query("DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND created_at < $3")
-        .bind(key.user_id)
-        .bind(key.key.as_str())
+    // Forget every expired key (this one included), so the table holds one day of keys.
+    sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
         .bind(now - KEY_LIFETIME_MILLIS)
         .execute(&mut *conn)
         .await?;

@@ -179,19 +179,15 @@ impl Store {
         user_id: i64,
         jti: &str,
     ) -> Result<Option<User>, StoreError> {
-        let (revoked,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM revoked_tokens WHERE jti = $1")
-                .bind(jti)
-                .fetch_one(&self.pool)
-                .await?;
-        if revoked > 0 {
-            return Ok(None);
-        }
-        match self.find_user(user_id).await {
-            Ok(user) if user.active => Ok(Some(user)),
-            Ok(_) | Err(StoreError::NotFound(_)) => Ok(None),
-            Err(e) => Err(e),
-        }
+        let row: Option<UserRow> = sqlx::query_as(select_users(
+            "WHERE id = $1 AND active = 1 \
+             AND NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $2)",
+        ))
+        .bind(user_id)
+        .bind(jti)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(User::try_from).transpose()
     }
 
     pub async fn record_login(&self, user_id: i64) -> Result<(), StoreError> {
