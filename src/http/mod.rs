@@ -22,18 +22,19 @@ pub struct AppState {
     pub throttle: LoginThrottle,
 }
 
-/// Registers every route.
+/// Registers every route. Each path is a `resource`, so a wrong method gets 405, not 404.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(health::health)).service(
-        web::scope("/api/v1")
-            .route("/health", web::get().to(health::health))
-            .route("/auth/login", web::post().to(auth::login))
-            .route("/auth/me", web::get().to(auth::me))
-            .route("/auth/logout", web::post().to(auth::logout))
-            .configure(cases::routes)
-            .configure(clients::routes)
-            .configure(users::routes),
-    );
+    cfg.service(web::resource("/health").route(web::get().to(health::health)))
+        .service(
+            web::scope("/api/v1")
+                .service(web::resource("/health").route(web::get().to(health::health)))
+                .service(web::resource("/auth/login").route(web::post().to(auth::login)))
+                .service(web::resource("/auth/me").route(web::get().to(auth::me)))
+                .service(web::resource("/auth/logout").route(web::post().to(auth::logout)))
+                .configure(cases::routes)
+                .configure(clients::routes)
+                .configure(users::routes),
+        );
 }
 
 /// Any path no route matches.
