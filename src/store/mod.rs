@@ -55,6 +55,13 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
             | sqlx::Error::Tls(_) => StoreError::Unavailable(error),
+            // Deadlock or serialization failure (PostgreSQL): the transaction was rolled back,
+            // nothing was applied, and a retry can succeed.
+            sqlx::Error::Database(ref db)
+                if matches!(db.code().as_deref(), Some("40P01" | "40001")) =>
+            {
+                StoreError::Unavailable(error)
+            }
             _ => StoreError::Backend(error),
         }
     }

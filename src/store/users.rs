@@ -231,25 +231,26 @@ impl Store {
     ) -> Result<User, StoreError> {
         let mut tx = self.begin_write().await?;
         let lock = self.dialect.for_update();
-        let row: Option<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM users WHERE id = $1{lock}"
-        )))
-        .bind(id)
-        .fetch_optional(tx.conn())
-        .await?;
-        let mut user = User::try_from(row.ok_or(StoreError::NotFound("User"))?)?;
-        if patch.removes_admin(&user) {
-            let others: Vec<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT id FROM users WHERE role = 'admin' AND active = 1 AND id <> $1{lock}"
+        // A change of role or activity may remove an admin: lock every active admin first, in
+        // id order, so two admins demoting each other queue instead of deadlocking.
+        let active_admins: Vec<(i64,)> = if patch.role.is_some() || patch.active.is_some() {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT id FROM users WHERE role = 'admin' AND active = 1 ORDER BY id{lock}"
             )))
-            .bind(id)
             .fetch_all(tx.conn())
+            .await?
+        } else {
+            Vec::new()
+        };
+        let row: Option<UserRow> = sqlx::query_as(select_users(&format!("WHERE id = $1{lock}")))
+            .bind(id)
+            .fetch_optional(tx.conn())
             .await?;
-            if others.is_empty() {
-                return Err(StoreError::Conflict(
-                    "This is the last active admin; promote another admin first".into(),
-                ));
-            }
+        let mut user = User::try_from(row.ok_or(StoreError::NotFound("User"))?)?;
+        if patch.removes_admin(&user) && active_admins.iter().all(|(admin,)| *admin == id) {
+            return Err(StoreError::Conflict(
+                "This is the last active admin; promote another admin first".into(),
+            ));
         }
         let before = json!(user);
         if let Some(name) = &patch.name {

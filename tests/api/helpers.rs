@@ -24,15 +24,20 @@ impl Drop for TestDb {
             let (server_url, name) = (server_url.clone(), name.clone());
             // Drop runs outside async; a short-lived runtime on its own thread does the cleanup.
             let _ = std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-                runtime.block_on(async {
-                    let mut conn = sqlx::PgConnection::connect(&server_url).await?;
-                    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                runtime
+                    .block_on(async {
+                        let mut conn = sqlx::PgConnection::connect(&server_url).await?;
+                        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                        )))
                         .execute(&mut conn)
                         .await?;
-                    Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
-                })
-                .map_err(|e| std::io::Error::other(e.to_string()))
+                        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+                    })
+                    .map_err(|e| std::io::Error::other(e.to_string()))
             })
             .join();
         }
@@ -43,12 +48,17 @@ async fn fresh_database() -> (TestDb, String) {
     match std::env::var("HELPLINE_TEST_DATABASE_URL") {
         Ok(server_url) if !server_url.is_empty() => {
             let name = format!("helpline_test_{}", uuid::Uuid::new_v4().simple());
-            let mut conn = sqlx::PgConnection::connect(&server_url).await.expect("connect to PostgreSQL");
+            let mut conn = sqlx::PgConnection::connect(&server_url)
+                .await
+                .expect("connect to PostgreSQL");
             sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                 .execute(&mut conn)
                 .await
                 .expect("create test database");
-            let base = server_url.rsplit_once('/').map(|(base, _)| base).unwrap_or(&server_url);
+            let base = server_url
+                .rsplit_once('/')
+                .map(|(base, _)| base)
+                .unwrap_or(&server_url);
             let url = format!("{base}/{name}");
             (TestDb::Postgres { server_url, name }, url)
         }
@@ -76,7 +86,9 @@ impl Resp {
 
     /// `body.data.id` as a number.
     pub fn id(&self) -> i64 {
-        self.body["data"]["id"].as_i64().unwrap_or_else(|| panic!("no data.id in {}", self.body))
+        self.body["data"]["id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no data.id in {}", self.body))
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -87,7 +99,12 @@ impl Resp {
     pub fn error_fields(&self) -> Vec<String> {
         self.body["errors"]
             .as_array()
-            .map(|errors| errors.iter().filter_map(|e| e["field"].as_str().map(String::from)).collect())
+            .map(|errors| {
+                errors
+                    .iter()
+                    .filter_map(|e| e["field"].as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -123,9 +140,24 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     settings.admin_password = Some(ADMIN_PASSWORD.into());
     configure(&mut settings);
     let (address, handle) = start(settings.clone()).await;
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    let placeholder = TestUser { id: 1, email: ADMIN_EMAIL.into(), password: ADMIN_PASSWORD.into(), token: String::new() };
-    let mut app = TestApp { address, settings, client, admin: placeholder, handle, _db: db };
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let placeholder = TestUser {
+        id: 1,
+        email: ADMIN_EMAIL.into(),
+        password: ADMIN_PASSWORD.into(),
+        token: String::new(),
+    };
+    let mut app = TestApp {
+        address,
+        settings,
+        client,
+        admin: placeholder,
+        handle,
+        _db: db,
+    };
     let login = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     assert_eq!(login.status, 200, "admin login failed: {}", login.body);
     app.admin.id = login.data()["user"]["id"].as_i64().expect("admin id");
@@ -157,7 +189,13 @@ impl TestApp {
     }
 
     /// Any request with an optional token and JSON body.
-    pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Resp {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Resp {
         let mut request = self.client.request(method, self.url(path));
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -173,11 +211,13 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, token: &str, body: Value) -> Resp {
-        self.request(Method::POST, path, Some(token), Some(&body)).await
+        self.request(Method::POST, path, Some(token), Some(&body))
+            .await
     }
 
     pub async fn put(&self, path: &str, token: &str, body: Value) -> Resp {
-        self.request(Method::PUT, path, Some(token), Some(&body)).await
+        self.request(Method::PUT, path, Some(token), Some(&body))
+            .await
     }
 
     pub async fn delete(&self, path: &str, token: &str) -> Resp {
@@ -186,13 +226,23 @@ impl TestApp {
 
     /// POST with an `Idempotency-Key`.
     pub async fn post_with_key(&self, path: &str, token: &str, key: &str, body: Value) -> Resp {
-        let request = self.client.post(self.url(path)).bearer_auth(token).header("Idempotency-Key", key).json(&body);
+        let request = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .header("Idempotency-Key", key)
+            .json(&body);
         read(request.send().await.expect("request sent")).await
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Resp {
-        self.request(Method::POST, "/api/v1/auth/login", None, Some(&json!({"email": email, "password": password})))
-            .await
+        self.request(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(&json!({"email": email, "password": password})),
+        )
+        .await
     }
 
     /// Creates a user with `role` (as the admin) and logs them in.
@@ -235,7 +285,11 @@ pub async fn read(response: reqwest::Response) -> Resp {
     let headers = response.headers().clone();
     let text = response.text().await.expect("body");
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    Resp { status, headers, body }
+    Resp {
+        status,
+        headers,
+        body,
+    }
 }
 
 impl TestApp {
@@ -243,7 +297,9 @@ impl TestApp {
     /// the black-box view of the events log until the WebSocket API serves it.
     pub async fn topic_events(&self, topic: &str) -> Vec<(i64, String)> {
         sqlx::any::install_default_drivers();
-        let mut conn = sqlx::AnyConnection::connect(&self.settings.database_url).await.expect("connect to test database");
+        let mut conn = sqlx::AnyConnection::connect(&self.settings.database_url)
+            .await
+            .expect("connect to test database");
         sqlx::query_as(
             "SELECT t.seq, e.type FROM topic_events t JOIN events e ON e.id = t.event_id \
              WHERE t.topic = $1 ORDER BY t.seq",
