@@ -87,10 +87,16 @@ pub struct Settings {
           value_parser = clap::value_parser!(u64).range(1024..=64 * 1024 * 1024))]
     pub max_body_bytes: u64,
 
-    /// Failed logins allowed per email and per client IP within the window, then 429.
+    /// Failed logins allowed for one email within the window, then 429.
     #[arg(long, env = "HELPLINE_LOGIN_MAX_FAILURES", value_name = "HELPLINE_LOGIN_MAX_FAILURES", default_value_t = 10,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub login_max_failures: u32,
+
+    /// Failed logins allowed from one client IP (all emails together) within the window, then
+    /// 429. Raise it when many staff share one address, e.g. a call centre behind NAT.
+    #[arg(long, env = "HELPLINE_LOGIN_MAX_FAILURES_PER_IP", value_name = "HELPLINE_LOGIN_MAX_FAILURES_PER_IP",
+          default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub login_max_failures_per_ip: u32,
 
     /// The window of the failed-login throttle (e.g. `15m`).
     #[arg(long, env = "HELPLINE_LOGIN_WINDOW", value_name = "HELPLINE_LOGIN_WINDOW", default_value = "15m", value_parser = parse_duration)]
@@ -115,6 +121,7 @@ impl Settings {
             log_format: LogFormat::Text,
             max_body_bytes: 1024 * 1024,
             login_max_failures: 10,
+            login_max_failures_per_ip: 10,
             login_window: Duration::from_secs(15 * 60),
             workers: Some(2),
         }

@@ -47,7 +47,11 @@ impl Application {
         let state = web::Data::new(AppState {
             store,
             tokens,
-            throttle: LoginThrottle::new(settings.login_max_failures, settings.login_window),
+            throttle: LoginThrottle::new(
+                settings.login_max_failures,
+                settings.login_max_failures_per_ip,
+                settings.login_window,
+            ),
         });
         let listener = TcpListener::bind(settings.bind)
             .map_err(|e| format!("HELPLINE_BIND: cannot listen on {}: {e}", settings.bind))?;

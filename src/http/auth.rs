@@ -97,11 +97,9 @@ pub async fn login(
         .peer_addr()
         .map(|a| a.ip().to_string())
         .unwrap_or_default();
-    let email_key = format!("email:{email}");
-    let keys = [email_key.clone(), format!("ip:{ip}")];
     state
         .throttle
-        .check(&keys)
+        .check(&email, &ip)
         .map_err(|retry_after_secs| ApiError::TooManyRequests { retry_after_secs })?;
 
     let found = state.store.find_login(&email).await?;
@@ -112,11 +110,11 @@ pub async fn login(
     let user = match found {
         Some((user, _)) if matches && user.active => user,
         _ => {
-            state.throttle.record_failure(&keys);
+            state.throttle.record_failure(&email, &ip);
             return Err(ApiError::Unauthorized(BAD_CREDENTIALS.into()));
         }
     };
-    state.throttle.clear(&email_key);
+    state.throttle.clear_email(&email);
     let issued = state.tokens.issue(user.id).map_err(ApiError::internal)?;
     state.store.record_login(user.id).await?;
     let user = state.store.find_user(user.id).await?;

@@ -1957,7 +1957,7 @@ async fn the_email_throttle_holds_whatever_address_the_attempts_come_from() {
 
 #[actix_web::test]
 async fn an_address_with_max_failures_is_throttled_for_every_email() {
-    let app = spawn_app_with(|settings| settings.login_max_failures = 3).await;
+    let app = spawn_app_with(|settings| settings.login_max_failures_per_ip = 3).await;
     let agent = app.create_user("agent").await;
     let noisy = client_from(21);
 
