@@ -51,7 +51,7 @@ pub struct Settings {
     pub jwt_secret: Option<String>,
 
     /// How long a login token lives (e.g. `12h`, `30m`).
-    #[arg(long, env = "HELPLINE_TOKEN_TTL", value_name = "HELPLINE_TOKEN_TTL", default_value = "12h", value_parser = parse_duration)]
+    #[arg(long, env = "HELPLINE_TOKEN_TTL", value_name = "HELPLINE_TOKEN_TTL", default_value = "12h", value_parser = parse_token_ttl)]
     pub token_ttl: Duration,
 
     /// Email of the admin created on first start (empty database).
@@ -103,8 +103,8 @@ pub struct Settings {
     pub login_window: Duration,
 
     /// HTTP worker threads (default: one per core).
-    #[arg(long, env = "HELPLINE_WORKERS", value_name = "HELPLINE_WORKERS")]
-    pub workers: Option<usize>,
+    #[arg(long, env = "HELPLINE_WORKERS", value_name = "HELPLINE_WORKERS", value_parser = clap::value_parser!(u16).range(1..=512))]
+    pub workers: Option<u16>,
 }
 
 impl Settings {
@@ -126,6 +126,17 @@ impl Settings {
             workers: Some(2),
         }
     }
+}
+
+/// Longest token lifetime accepted: a stolen token must not live for months.
+const MAX_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+
+fn parse_token_ttl(value: &str) -> Result<Duration, String> {
+    let ttl = parse_duration(value)?;
+    if ttl > MAX_TOKEN_TTL {
+        return Err("must be at most 30 days".into());
+    }
+    Ok(ttl)
 }
 
 fn parse_duration(value: &str) -> Result<Duration, String> {

@@ -17,6 +17,7 @@ use actix_web::{App, HttpServer, web};
 
 pub use config::Settings;
 
+use crate::auth::password::Passwords;
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::token::Tokens;
 use crate::http::AppState;
@@ -42,7 +43,8 @@ impl Application {
             None => store.jwt_secret_or_insert(&random_secret()).await?,
         };
         let tokens = Tokens::new(secret.as_bytes(), settings.token_ttl)?;
-        bootstrap_admin(&store, &settings).await?;
+        let passwords = Passwords::default();
+        bootstrap_admin(&store, &settings, &passwords).await?;
 
         let state = web::Data::new(AppState {
             store,
@@ -52,6 +54,8 @@ impl Application {
                 settings.login_max_failures_per_ip,
                 settings.login_window,
             ),
+            passwords,
+            request_hash_key: derive_key(&secret, "idempotency request hash"),
         });
         let listener = TcpListener::bind(settings.bind)
             .map_err(|e| format!("HELPLINE_BIND: cannot listen on {}: {e}", settings.bind))?;
@@ -67,7 +71,7 @@ impl Application {
         })
         .listen(listener)?;
         if let Some(workers) = settings.workers {
-            server = server.workers(workers);
+            server = server.workers(usize::from(workers));
         }
         tracing::info!(address = %settings.bind, port, "listening");
         Ok(Application {
@@ -92,6 +96,17 @@ impl Application {
     }
 }
 
+/// A key for `purpose` derived from the server secret.
+fn derive_key(secret: &str, purpose: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::new()
+        .chain_update(purpose)
+        .chain_update(b"\0")
+        .chain_update(secret)
+        .finalize()
+        .into()
+}
+
 /// 32 random bytes, base64: a fresh token-signing secret.
 fn random_secret() -> String {
     use base64::Engine;
@@ -101,17 +116,24 @@ fn random_secret() -> String {
 }
 
 /// On an empty database, creates the first admin; a generated password is logged once.
-async fn bootstrap_admin(store: &Store, settings: &Settings) -> Result<(), StartupError> {
+/// The admin settings are checked only then: they mean nothing once users exist.
+async fn bootstrap_admin(
+    store: &Store,
+    settings: &Settings,
+    passwords: &Passwords,
+) -> Result<(), StartupError> {
+    if store.has_users().await? {
+        return Ok(());
+    }
     let email = domain::input::email(&settings.admin_email.clone().into())
         .map_err(|e| format!("HELPLINE_ADMIN_EMAIL {e}"))?;
+    let min = domain::user::MIN_PASSWORD_CHARS;
     let (password, generated) = match &settings.admin_password {
-        Some(p) if p.chars().count() >= domain::user::MIN_PASSWORD_CHARS => (p.clone(), false),
+        Some(p) if p.chars().count() >= min => (p.clone(), false),
         Some(_) => {
-            return Err(format!(
-                "HELPLINE_ADMIN_PASSWORD must be at least {} characters",
-                domain::user::MIN_PASSWORD_CHARS
-            )
-            .into());
+            return Err(
+                format!("HELPLINE_ADMIN_PASSWORD must be at least {min} characters").into(),
+            );
         }
         None => (
             random_secret()
@@ -122,12 +144,10 @@ async fn bootstrap_admin(store: &Store, settings: &Settings) -> Result<(), Start
             true,
         ),
     };
-    let hash = web::block(move || auth::password::hash(&password).map(|h| (h, password)))
-        .await?
-        .map_err(|e| e.to_string())?;
-    if store.bootstrap_admin(&email, hash.0).await? {
+    let hash = passwords.hash(password.clone()).await?;
+    if store.bootstrap_admin(&email, hash).await? {
         if generated {
-            tracing::warn!(email = %email, password = %hash.1, "created the first admin with a generated password; change it after logging in");
+            tracing::warn!(email = %email, password = %password, "created the first admin with a generated password; change it after logging in");
         } else {
             tracing::info!(email = %email, "created the first admin");
         }

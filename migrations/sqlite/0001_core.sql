@@ -9,11 +9,16 @@ CREATE TABLE users (
     password_hash TEXT    NOT NULL,
     created_at    INTEGER NOT NULL,
     updated_at    INTEGER NOT NULL,
-    last_seen_at  INTEGER
+    last_seen_at  INTEGER,
+    -- Bumped when the user's tokens must all stop working (deactivation, password change).
+    token_generation INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX users_role_idx ON users (role);
 CREATE INDEX users_created_at_idx ON users (created_at);
 CREATE INDEX users_name_idx ON users (LOWER(name));
+CREATE INDEX users_active_idx ON users (active);
+CREATE INDEX users_updated_at_idx ON users (updated_at);
+CREATE INDEX users_last_seen_at_idx ON users (COALESCE(last_seen_at, 0));
 
 CREATE TABLE clients (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -25,12 +30,15 @@ CREATE TABLE clients (
     location   TEXT,
     language   TEXT,
     notes      TEXT,
+    -- Lowercased (by the server, Unicode-aware) name, phone and email, for `q`.
+    search_text TEXT   NOT NULL DEFAULT '',
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 );
 CREATE INDEX clients_created_at_idx ON clients (created_at);
 CREATE INDEX clients_name_idx ON clients (LOWER(name));
 CREATE INDEX clients_updated_at_idx ON clients (updated_at);
+CREATE INDEX clients_age_idx ON clients (COALESCE(age, -1));
 
 CREATE TABLE cases (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -47,11 +55,17 @@ CREATE TABLE cases (
     updated_at  INTEGER NOT NULL,
     closed_at   INTEGER,
     deleted_at  INTEGER,
-    version     INTEGER NOT NULL DEFAULT 1
+    version     INTEGER NOT NULL DEFAULT 1,
+    -- Lowercased (by the server, Unicode-aware) title and narrative, for `q`.
+    search_text TEXT    NOT NULL DEFAULT ''
 );
 CREATE INDEX cases_created_at_idx ON cases (created_at);
 CREATE INDEX cases_updated_at_idx ON cases (updated_at);
 CREATE INDEX cases_title_idx ON cases (LOWER(title));
+CREATE INDEX cases_priority_rank_idx ON cases
+    ((CASE priority WHEN 'low' THEN 1 WHEN 'medium' THEN 2 WHEN 'high' THEN 3 ELSE 4 END));
+CREATE INDEX cases_status_rank_idx ON cases
+    ((CASE status WHEN 'open' THEN 1 WHEN 'in_progress' THEN 2 WHEN 'escalated' THEN 3 ELSE 4 END));
 CREATE INDEX cases_status_idx ON cases (status, created_at);
 CREATE INDEX cases_type_idx ON cases (type, created_at);
 CREATE INDEX cases_priority_idx ON cases (priority, created_at);

@@ -36,34 +36,53 @@ impl LoginThrottle {
         }
     }
 
-    /// `Err(seconds to wait)` when the email or the address is over its limit.
-    pub fn check(&self, email: &str, ip: &str) -> Result<(), u64> {
-        let waits = [
-            self.wait(&email_key(email), self.max_per_email),
-            self.wait(&ip_key(ip), self.max_per_ip),
-        ];
-        waits.into_iter().flatten().max().map_or(Ok(()), Err)
+    /// Starts a login attempt: `Err(seconds to wait)` when the email or the address is at its
+    /// limit; otherwise the attempt is counted as a failure right away (so concurrent guesses
+    /// cannot slip past the limit while passwords are being checked) and its time returned.
+    pub fn begin_attempt(&self, email: &str, ip: &str) -> Result<Instant, u64> {
+        let now = Instant::now();
+        self.sweep(now);
+        let email_key = email_key(email);
+        self.count(&email_key, self.max_per_email, now)?;
+        if let Err(wait) = self.count(&ip_key(ip), self.max_per_ip, now) {
+            self.forget(&email_key, now);
+            return Err(wait);
+        }
+        Ok(now)
     }
 
-    /// Seconds until `key` drops under `limit`, if it is at it.
-    fn wait(&self, key: &str, limit: usize) -> Option<u64> {
-        let now = Instant::now();
-        let mut times = self.failures.get_mut(key)?;
+    /// A login that started at `started` succeeded: the email's failures are forgotten, and
+    /// this attempt no longer counts against the address.
+    pub fn succeeded(&self, email: &str, ip: &str, started: Instant) {
+        self.failures.remove(&email_key(email));
+        self.forget(&ip_key(ip), started);
+    }
+
+    /// Adds an attempt at `now` to `key` unless it is at `limit` (then: seconds to wait).
+    fn count(&self, key: &str, limit: usize, now: Instant) -> Result<(), u64> {
+        let mut times = self.failures.entry(key.to_string()).or_default();
         times.retain(|t| now.duration_since(*t) < self.window);
-        if times.len() < limit {
-            return None;
-        }
-        let oldest = times[times.len() - limit];
-        Some(
-            self.window
+        if times.len() >= limit {
+            let oldest = times[times.len() - limit];
+            return Err(self
+                .window
                 .saturating_sub(now.duration_since(oldest))
                 .as_secs()
-                .max(1),
-        )
+                .max(1));
+        }
+        times.push(now);
+        Ok(())
     }
 
-    pub fn record_failure(&self, email: &str, ip: &str) {
-        let now = Instant::now();
+    fn forget(&self, key: &str, at: Instant) {
+        if let Some(mut times) = self.failures.get_mut(key)
+            && let Some(position) = times.iter().position(|t| *t == at)
+        {
+            times.remove(position);
+        }
+    }
+
+    fn sweep(&self, now: Instant) {
         if self.failures.len() > SWEEP_ABOVE_KEYS {
             self.failures.retain(|_, times| {
                 times
@@ -71,14 +90,6 @@ impl LoginThrottle {
                     .is_some_and(|t| now.duration_since(*t) < self.window)
             });
         }
-        for key in [email_key(email), ip_key(ip)] {
-            self.failures.entry(key).or_default().push(now);
-        }
-    }
-
-    /// Forgets the failures of `email` (after a successful login); the address keeps its count.
-    pub fn clear_email(&self, email: &str) {
-        self.failures.remove(&email_key(email));
     }
 }
 
@@ -89,17 +100,22 @@ mod tests {
     #[test]
     fn each_kind_has_its_own_limit_and_success_clears_only_the_email() {
         let throttle = LoginThrottle::new(2, 3, Duration::from_secs(60));
-        throttle.record_failure("a", "1");
-        throttle.record_failure("a", "1");
-        assert!(throttle.check("a", "2").is_err(), "email a is at its limit");
-        assert!(throttle.check("b", "1").is_ok(), "address 1 has 2 of 3");
-        throttle.record_failure("b", "1");
+        throttle.begin_attempt("a", "1").unwrap();
+        throttle.begin_attempt("a", "1").unwrap();
         assert!(
-            throttle.check("c", "1").is_err(),
+            throttle.begin_attempt("a", "2").is_err(),
+            "email a is at its limit"
+        );
+        let started = throttle.begin_attempt("b", "1").unwrap();
+        assert!(
+            throttle.begin_attempt("c", "1").is_err(),
             "address 1 is at its limit"
         );
-        throttle.clear_email("a");
-        assert!(throttle.check("a", "2").is_ok());
-        assert!(throttle.check("a", "1").is_err());
+        throttle.succeeded("b", "1", started);
+        assert!(
+            throttle.begin_attempt("c", "1").is_ok(),
+            "b's success no longer counts"
+        );
+        assert!(throttle.begin_attempt("a", "1").is_err());
     }
 }

@@ -13,6 +13,9 @@ pub struct Claims {
     /// The user id, as a string per RFC 7519.
     pub sub: String,
     pub jti: String,
+    /// The user's token generation at issue; bumping it (deactivation, new password) kills
+    /// every older token of that user at once.
+    pub tgen: i64,
     pub iat: i64,
     pub exp: i64,
 }
@@ -54,12 +57,17 @@ impl Tokens {
         })
     }
 
-    pub fn issue(&self, user_id: i64) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
+    pub fn issue(
+        &self,
+        user_id: i64,
+        generation: i64,
+    ) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
         let now = Timestamp::now().millis() / 1000;
         let ttl = i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 2);
         let claims = Claims {
             sub: user_id.to_string(),
             jti: uuid::Uuid::new_v4().simple().to_string(),
+            tgen: generation,
             iat: now,
             exp: now + ttl,
         };
@@ -85,7 +93,7 @@ mod tests {
     #[test]
     fn a_token_verifies_only_with_its_secret() {
         let tokens = Tokens::new(&[7; 32], Duration::from_secs(60)).unwrap();
-        let issued = tokens.issue(42).unwrap();
+        let issued = tokens.issue(42, 1).unwrap();
         assert_eq!(
             tokens.verify(&issued.token).and_then(|c| c.user_id()),
             Some(42)

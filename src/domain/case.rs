@@ -60,6 +60,16 @@ fn narrative(v: &Value) -> Result<String, String> {
     input::text(v, 0, 20_000)
 }
 
+/// What `q` searches in a case: title and narrative, lowercased here (Unicode-aware, which
+/// SQLite's `LOWER` is not).
+pub fn search_text(title: &str, narrative: Option<&str>) -> String {
+    format!(
+        "{}\n{}",
+        title.to_lowercase(),
+        narrative.unwrap_or_default().to_lowercase()
+    )
+}
+
 /// The fields of a new case.
 #[derive(Debug, Clone)]
 pub struct NewCase {

@@ -83,6 +83,17 @@ impl ClientFields {
 }
 
 impl Client {
+    /// What `q` searches in a client: name, phone and email, lowercased.
+    pub fn search_text(&self) -> String {
+        let fields = [Some(&self.name), self.phone.as_ref(), self.email.as_ref()];
+        fields
+            .into_iter()
+            .flatten()
+            .map(|f| f.to_lowercase())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// Applies an update in place; returns whether anything changed.
     pub fn apply(&mut self, fields: ClientFields, now: Timestamp) -> bool {
         let before = self.clone();

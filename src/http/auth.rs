@@ -8,7 +8,6 @@ use serde_json::json;
 use super::AppState;
 use super::envelope;
 use super::extract::JsonBody;
-use crate::auth::password;
 use crate::auth::token::Claims;
 use crate::domain::input::{self, Input};
 use crate::domain::user::User;
@@ -71,7 +70,7 @@ impl FromRequest for AuthUser {
             let user_id = claims.user_id().ok_or_else(unauthorized)?;
             let user = state
                 .store
-                .find_token_user(user_id, &claims.jti)
+                .find_token_user(user_id, &claims.jti, claims.tgen)
                 .await?
                 .ok_or_else(unauthorized)?;
             tracing::Span::current().record("user_id", user.id);
@@ -97,25 +96,24 @@ pub async fn login(
         .peer_addr()
         .map(|a| a.ip().to_string())
         .unwrap_or_default();
-    state
+    let started = state
         .throttle
-        .check(&email, &ip)
+        .begin_attempt(&email, &ip)
         .map_err(|retry_after_secs| ApiError::TooManyRequests { retry_after_secs })?;
 
     let found = state.store.find_login(&email).await?;
-    let stored_hash = found.as_ref().map(|(_, hash)| hash.clone());
-    let matches = web::block(move || password::verify(&password, stored_hash.as_deref()))
-        .await
-        .map_err(ApiError::internal)?;
-    let user = match found {
-        Some((user, _)) if matches && user.active => user,
-        _ => {
-            state.throttle.record_failure(&email, &ip);
-            return Err(ApiError::Unauthorized(BAD_CREDENTIALS.into()));
-        }
+    let stored_hash = found.as_ref().map(|record| record.password_hash.clone());
+    let matches = state.passwords.verify(password, stored_hash).await;
+    let record = match found {
+        Some(record) if matches && record.user.active => record,
+        _ => return Err(ApiError::Unauthorized(BAD_CREDENTIALS.into())),
     };
-    state.throttle.clear_email(&email);
-    let issued = state.tokens.issue(user.id).map_err(ApiError::internal)?;
+    state.throttle.succeeded(&email, &ip, started);
+    let user = record.user;
+    let issued = state
+        .tokens
+        .issue(user.id, record.token_generation)
+        .map_err(ApiError::internal)?;
     state.store.record_login(user.id).await?;
     let user = state.store.find_user(user.id).await?;
     tracing::info!(user_id = user.id, "login");

@@ -10,6 +10,7 @@ use futures_util::future::LocalBoxFuture;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use super::AppState;
 use crate::domain::time::Timestamp;
 use crate::domain::user::User;
 use crate::error::{ApiError, FieldError};
@@ -31,6 +32,10 @@ impl FromRequest for JsonBody {
                 && (mime.subtype() == "json" || mime.suffix().is_some_and(|s| s == "json"))
         });
         let method_and_path = format!("{} {}", req.method(), req.path());
+        let hash_key = req
+            .app_data::<web::Data<AppState>>()
+            .map(|s| s.request_hash_key)
+            .unwrap_or_default();
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             if !is_json {
@@ -50,7 +55,10 @@ impl FromRequest for JsonBody {
                     "The request body must be a JSON object",
                 ));
             };
+            // Keyed with a server secret: bodies (a new user's password, say) cannot be
+            // guessed back from a stored hash.
             let mut hasher = Sha256::new();
+            hasher.update(hash_key);
             hasher.update(method_and_path.as_bytes());
             hasher.update(b"\n");
             hasher.update(&bytes);

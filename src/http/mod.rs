@@ -11,6 +11,7 @@ mod users;
 
 use actix_web::{HttpResponse, web};
 
+use crate::auth::password::Passwords;
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::token::Tokens;
 use crate::store::Store;
@@ -20,21 +21,32 @@ pub struct AppState {
     pub store: Store,
     pub tokens: Tokens,
     pub throttle: LoginThrottle,
+    pub passwords: Passwords,
+    /// Key of the request hashes kept for `Idempotency-Key`.
+    pub request_hash_key: [u8; 32],
 }
 
 /// Registers every route. Each path is a `resource`, so a wrong method gets 405, not 404.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/health").route(web::get().to(health::health)))
-        .service(
-            web::scope("/api/v1")
-                .service(web::resource("/health").route(web::get().to(health::health)))
-                .service(web::resource("/auth/login").route(web::post().to(auth::login)))
-                .service(web::resource("/auth/me").route(web::get().to(auth::me)))
-                .service(web::resource("/auth/logout").route(web::post().to(auth::logout)))
-                .configure(cases::routes)
-                .configure(clients::routes)
-                .configure(users::routes),
-        );
+    cfg.service(
+        web::resource("/health")
+            .route(web::get().to(health::health))
+            .route(web::head().to(health::health)),
+    )
+    .service(
+        web::scope("/api/v1")
+            .service(
+                web::resource("/health")
+                    .route(web::get().to(health::health))
+                    .route(web::head().to(health::health)),
+            )
+            .service(web::resource("/auth/login").route(web::post().to(auth::login)))
+            .service(web::resource("/auth/me").route(web::get().to(auth::me)))
+            .service(web::resource("/auth/logout").route(web::post().to(auth::logout)))
+            .configure(cases::routes)
+            .configure(clients::routes)
+            .configure(users::routes),
+    );
 }
 
 /// Any path no route matches.

@@ -6,7 +6,6 @@ use super::AppState;
 use super::auth::AuthUser;
 use super::envelope::{self, Pagination};
 use super::extract::{JsonBody, QueryParams, enum_value, idempotency_key, path_id};
-use crate::auth::password;
 use crate::domain::user::{NewUser, UserPatch};
 use crate::error::ApiError;
 use crate::store::{UserFilter, UserSort};
@@ -25,14 +24,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// Hashes a password on the blocking pool (Argon2 takes tens of milliseconds of CPU).
-async fn hash_password(password: String) -> Result<String, ApiError> {
-    web::block(move || password::hash(&password))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(|e| ApiError::Internal(e.to_string().into()))
-}
-
 /// POST /api/v1/users
 async fn create_user(
     req: HttpRequest,
@@ -43,7 +34,11 @@ async fn create_user(
     auth.require_admin()?;
     let key = idempotency_key(&req, &auth.user, &body)?;
     let new = NewUser::parse(body.fields).map_err(ApiError::invalid)?;
-    let hash = hash_password(new.password.clone()).await?;
+    let hash = state
+        .passwords
+        .hash(new.password.clone())
+        .await
+        .map_err(ApiError::internal)?;
     let created = state
         .store
         .create_user(Some(auth.user.id), &new, hash, key.as_ref())
@@ -97,7 +92,13 @@ async fn update_user(
     let id = path_id(&id, "User")?;
     let patch = UserPatch::parse(body.fields).map_err(ApiError::invalid)?;
     let hash = match patch.password.clone() {
-        Some(password) => Some(hash_password(password).await?),
+        Some(password) => Some(
+            state
+                .passwords
+                .hash(password)
+                .await
+                .map_err(ApiError::internal)?,
+        ),
         None => None,
     };
     let user = state.store.update_user(id, &patch, hash).await?;

@@ -9,7 +9,7 @@ use super::events::{self, NewEvent, case_topics};
 use super::sql::{Bind, Filter, ListPage};
 use super::{Created, IdempotencyKey, Store, StoreError, parse_column};
 use crate::domain::Channel;
-use crate::domain::case::{Case, CasePatch, CaseStatus, NewCase, Priority};
+use crate::domain::case::{Case, CasePatch, CaseStatus, NewCase, Priority, search_text};
 use crate::domain::time::Timestamp;
 use crate::domain::user::User;
 use crate::error::FieldError;
@@ -150,8 +150,8 @@ impl Store {
             let closed_at = (new.status == CaseStatus::Closed).then_some(now.millis());
             let row: CaseRow = sqlx::query_as(AssertSqlSafe(format!(
                 "INSERT INTO cases (title, narrative, type, status, priority, channel, client_id, \
-                 assigned_to, created_by, created_at, updated_at, closed_at, version) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, 1) RETURNING {COLUMNS}"
+                 assigned_to, created_by, created_at, updated_at, closed_at, version, search_text) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, 1, $12) RETURNING {COLUMNS}"
             )))
             .bind(new.title.as_str())
             .bind(new.narrative.clone())
@@ -164,6 +164,7 @@ impl Store {
             .bind(actor.id)
             .bind(now.millis())
             .bind(closed_at)
+            .bind(search_text(&new.title, new.narrative.as_deref()))
             .fetch_one(&mut *conn)
             .await?;
             let case = Case::try_from(row)?;
@@ -255,7 +256,7 @@ impl Store {
             filter.created_before.map(Timestamp::millis),
         );
         if let Some(text) = &filter.text {
-            sql.text_search(&["title", "COALESCE(narrative, '')"], text);
+            sql.text_search(text);
         }
         let (rows, total) = sql
             .fetch_page::<CaseRow, _>(&self.pool, COLUMNS, "cases", page, page.sort.column())
@@ -278,6 +279,9 @@ impl Store {
     ) -> Result<Case, StoreError> {
         let mut tx = self.begin_write().await?;
         let mut case = self.lock_case(tx.conn(), id).await?;
+        // Permission first: a client told to reload must not then be refused.
+        case.check_update_allowed(actor, patch)
+            .map_err(StoreError::Forbidden)?;
         if let Some(expected) = patch.version
             && expected != case.version
         {
@@ -286,8 +290,6 @@ impl Store {
                 case.version
             )));
         }
-        case.check_update_allowed(actor, patch)
-            .map_err(StoreError::Forbidden)?;
         let client_changes = patch
             .client_id
             .flatten()
@@ -306,7 +308,7 @@ impl Store {
         sqlx::query(
             "UPDATE cases SET title = $1, narrative = $2, type = $3, status = $4, priority = $5, \
              channel = $6, client_id = $7, assigned_to = $8, updated_at = $9, closed_at = $10, \
-             version = $11 WHERE id = $12",
+             version = $11, search_text = $12 WHERE id = $13",
         )
         .bind(case.title.as_str())
         .bind(case.narrative.clone())
@@ -319,6 +321,7 @@ impl Store {
         .bind(now.millis())
         .bind(case.closed_at.map(Timestamp::millis))
         .bind(case.version)
+        .bind(search_text(&case.title, case.narrative.as_deref()))
         .bind(id)
         .execute(tx.conn())
         .await?;

@@ -107,7 +107,8 @@ impl Store {
         self.create_idempotent(key, async |conn: &mut AnyConnection| {
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO clients (name, phone, email, age, gender, location, language, notes, \
-                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
+                 created_at, updated_at, search_text) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10) RETURNING id",
             )
             .bind(client.name.as_str())
             .bind(client.phone.clone())
@@ -118,9 +119,13 @@ impl Store {
             .bind(client.language.clone())
             .bind(client.notes.clone())
             .bind(now.millis())
+            .bind(client.search_text())
             .fetch_one(conn)
             .await?;
-            Ok(Client { id, ..client.clone() })
+            Ok(Client {
+                id,
+                ..client.clone()
+            })
         })
         .await
     }
@@ -142,10 +147,7 @@ impl Store {
     ) -> Result<(Vec<Client>, i64), StoreError> {
         let mut sql = Filter::default();
         if let Some(text) = &filter.text {
-            sql.text_search(
-                &["name", "COALESCE(phone, '')", "COALESCE(email, '')"],
-                text,
-            );
+            sql.text_search(text);
         }
         sql.between(
             "created_at",
@@ -177,7 +179,8 @@ impl Store {
         }
         sqlx::query(
             "UPDATE clients SET name = $1, phone = $2, email = $3, age = $4, gender = $5, \
-             location = $6, language = $7, notes = $8, updated_at = $9 WHERE id = $10",
+             location = $6, language = $7, notes = $8, updated_at = $9, search_text = $10 \
+             WHERE id = $11",
         )
         .bind(client.name.as_str())
         .bind(client.phone.clone())
@@ -188,6 +191,7 @@ impl Store {
         .bind(client.language.clone())
         .bind(client.notes.clone())
         .bind(client.updated_at.millis())
+        .bind(client.search_text())
         .bind(id)
         .execute(tx.conn())
         .await?;

@@ -23,7 +23,7 @@ pub use cases::{Assignee, CaseFilter, CaseSort, HistoryEntry};
 pub use clients::{ClientFilter, ClientSort};
 pub use idempotency::{Created, IdempotencyKey};
 pub use sql::{ListPage, SortOrder};
-pub use users::{UserFilter, UserSort};
+pub use users::{LoginRecord, UserFilter, UserSort};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -82,10 +82,12 @@ pub enum Dialect {
 
 impl Dialect {
     /// Row locking for read-modify-write; SQLite needs none (its writes are serialised).
+    /// `NO KEY UPDATE` because ids never change: it does not block inserts elsewhere whose
+    /// foreign keys point at the locked row.
     fn for_update(self) -> &'static str {
         match self {
             Dialect::Sqlite => "",
-            Dialect::Postgres => " FOR UPDATE",
+            Dialect::Postgres => " FOR NO KEY UPDATE",
         }
     }
 }
@@ -139,7 +141,7 @@ impl Store {
             options = options.after_connect(|conn, _| {
                 Box::pin(async move {
                     sqlx::raw_sql(
-                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
                          PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
                     )
                     .execute(conn)
@@ -185,7 +187,12 @@ impl Store {
             Some(gate) => Some(gate.clone().lock_owned().await),
             None => None,
         };
-        let tx = self.pool.begin().await?;
+        // IMMEDIATE takes SQLite's write lock up front, so a transaction that reads before it
+        // writes can never fail to upgrade (even with another process on the same file).
+        let tx = match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => self.pool.begin().await?,
+        };
         Ok(WriteTx { tx, _gate: gate })
     }
 }

@@ -78,19 +78,16 @@ impl Filter {
         }
     }
 
-    /// A case-insensitive substring match on any of `columns`.
-    pub fn text_search(&mut self, columns: &[&str], needle: &str) {
+    /// A case-insensitive substring match on a `search_text` column, which holds the
+    /// searchable fields lowercased by the server (Unicode-aware on both databases).
+    pub fn text_search(&mut self, needle: &str) {
         let escaped = needle
             .to_lowercase()
             .replace('\\', "\\\\")
             .replace('%', "\\%")
             .replace('_', "\\_");
         let p = self.bind(Bind::Text(format!("%{escaped}%")));
-        let matches: Vec<String> = columns
-            .iter()
-            .map(|c| format!("LOWER({c}) LIKE {p} ESCAPE '\\'"))
-            .collect();
-        self.and(format!("({})", matches.join(" OR ")));
+        self.and(format!("search_text LIKE {p} ESCAPE '\\'"));
     }
 
     fn where_sql(&self) -> String {

@@ -11,6 +11,13 @@ use crate::domain::time::Timestamp;
 use crate::domain::user::{NewUser, Role, User, UserPatch};
 
 const COLUMNS: &str = "id, name, email, role, active, created_at, updated_at, last_seen_at";
+/// What login needs to know about a user.
+pub struct LoginRecord {
+    pub user: User,
+    pub password_hash: String,
+    pub token_generation: i64,
+}
+
 const EMAIL_TAKEN: &str = "A user with this email already exists";
 
 #[derive(FromRow)]
@@ -85,6 +92,13 @@ impl UserSort {
 }
 
 impl Store {
+    pub async fn has_users(&self) -> Result<bool, StoreError> {
+        let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM users LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.is_some())
+    }
+
     /// Creates the first admin when there are no users at all; whether it did.
     pub async fn bootstrap_admin(
         &self,
@@ -160,31 +174,40 @@ impl Store {
         row.ok_or(StoreError::NotFound("User"))?.try_into()
     }
 
-    /// The user with this email and their password hash, for login.
-    pub async fn find_login(&self, email: &str) -> Result<Option<(User, String)>, StoreError> {
-        let row: Option<(i64, String)> =
-            sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
-                .bind(email)
-                .fetch_optional(&self.pool)
-                .await?;
-        let Some((id, hash)) = row else {
+    /// The user with this email, their password hash and token generation, for login.
+    pub async fn find_login(&self, email: &str) -> Result<Option<LoginRecord>, StoreError> {
+        let row: Option<(i64, String, i64)> = sqlx::query_as(
+            "SELECT id, password_hash, token_generation FROM users WHERE email = $1",
+        )
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((id, password_hash, token_generation)) = row else {
             return Ok(None);
         };
-        Ok(Some((self.find_user(id).await?, hash)))
+        let user = self.find_user(id).await?;
+        Ok(Some(LoginRecord {
+            user,
+            password_hash,
+            token_generation,
+        }))
     }
 
-    /// The token's user when they exist, are active, and the token `jti` is not revoked.
+    /// The token's user when they exist and are active, the token is of their current
+    /// generation, and its `jti` is not revoked.
     pub async fn find_token_user(
         &self,
         user_id: i64,
         jti: &str,
+        generation: i64,
     ) -> Result<Option<User>, StoreError> {
         let row: Option<UserRow> = sqlx::query_as(select_users(
-            "WHERE id = $1 AND active = 1 \
+            "WHERE id = $1 AND active = 1 AND token_generation = $3 \
              AND NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $2)",
         ))
         .bind(user_id)
         .bind(jti)
+        .bind(generation)
         .fetch_optional(&self.pool)
         .await?;
         row.map(User::try_from).transpose()
@@ -253,6 +276,7 @@ impl Store {
             ));
         }
         let before = json!(user);
+        let was_active = user.active;
         if let Some(name) = &patch.name {
             user.name = name.clone();
         }
@@ -265,9 +289,12 @@ impl Store {
             return Ok(user);
         }
         user.updated_at = Timestamp::now();
+        // Deactivation and a new password end every session the user had.
+        let ends_sessions = (was_active && !user.active) || password_hash.is_some();
         sqlx::query(
             "UPDATE users SET name = $1, email = $2, role = $3, active = $4, updated_at = $5, \
-             password_hash = COALESCE($6, password_hash) WHERE id = $7",
+             password_hash = COALESCE($6, password_hash), \
+             token_generation = token_generation + $7 WHERE id = $8",
         )
         .bind(user.name.as_str())
         .bind(user.email.as_str())
@@ -275,6 +302,7 @@ impl Store {
         .bind(i64::from(user.active))
         .bind(user.updated_at.millis())
         .bind(password_hash)
+        .bind(i64::from(ends_sessions))
         .bind(id)
         .execute(tx.conn())
         .await

@@ -558,8 +558,7 @@ async fn tokens_are_hs256_jwts_checked_against_the_configured_secret() {
     );
     let now = Utc::now().timestamp();
     let claims = |sub: Value, exp: Option<i64>| {
-        let mut claims =
-            json!({"sub": sub, "jti": uuid::Uuid::new_v4().simple().to_string(), "iat": now - 5});
+        let mut claims = json!({"sub": sub, "jti": uuid::Uuid::new_v4().simple().to_string(), "tgen": 1, "iat": now - 5});
         if let Some(exp) = exp {
             claims["exp"] = json!(exp);
         }
@@ -2269,5 +2268,96 @@ async fn user_created_events_appear_on_topic_users_with_contiguous_seqs() {
     assert_eq!(
         seqs, expected,
         "seqs count from 1 with no gap, across the restart: {events:?}"
+    );
+}
+
+#[actix_web::test]
+async fn reactivating_a_user_does_not_revive_the_tokens_they_had_before() {
+    let app = spawn_app().await;
+    let agent = app.create_user("agent").await;
+    assert_eq!(
+        app.delete(&user_path(agent.id), &app.admin.token)
+            .await
+            .status,
+        200
+    );
+    let reactivated = app
+        .put(
+            &user_path(agent.id),
+            &app.admin.token,
+            json!({"active": true}),
+        )
+        .await;
+    assert_eq!(reactivated.status, 200, "{}", reactivated.body);
+
+    let old = app.get("/api/v1/auth/me", &agent.token).await;
+    assert_error(&old, 401, "a token from before the deactivation");
+    let fresh = app.login(&agent.email, &agent.password).await;
+    assert_eq!(
+        fresh.status, 200,
+        "a new login after reactivation: {}",
+        fresh.body
+    );
+    assert_eq!(
+        app.get("/api/v1/auth/me", &token_of(&fresh)).await.status,
+        200
+    );
+}
+
+#[actix_web::test]
+async fn a_new_password_ends_every_session_the_user_had() {
+    let app = spawn_app().await;
+    let agent = app.create_user("agent").await;
+    let second_session = token_of(&app.login(&agent.email, &agent.password).await);
+    let changed = app
+        .put(
+            &user_path(agent.id),
+            &app.admin.token,
+            json!({"password": "brand-new-password"}),
+        )
+        .await;
+    assert_eq!(changed.status, 200, "{}", changed.body);
+
+    for (what, token) in [
+        ("first session", &agent.token),
+        ("second session", &second_session),
+    ] {
+        assert_error(&app.get("/api/v1/auth/me", token).await, 401, what);
+    }
+    let renamed = app
+        .put(
+            &user_path(app.admin.id),
+            &app.admin.token,
+            json!({"name": "Chief"}),
+        )
+        .await;
+    assert_eq!(
+        renamed.status, 200,
+        "a change without a password keeps the admin's session"
+    );
+    assert_eq!(
+        app.get("/api/v1/auth/me", &app.admin.token).await.status,
+        200
+    );
+}
+
+#[actix_web::test]
+async fn simultaneous_wrong_guesses_cannot_exceed_the_failure_limit() {
+    let app = spawn_app_with(|settings| {
+        settings.login_max_failures = 5;
+        settings.login_max_failures_per_ip = 1000;
+    })
+    .await;
+    let passwords: Vec<String> = (0..30).map(|n| format!("wrong-guess-{n}")).collect();
+    let guesses = passwords
+        .iter()
+        .map(|password| app.login(ADMIN_EMAIL, password));
+    let answers = futures_util::future::join_all(guesses).await;
+    let checked = answers.iter().filter(|r| r.status == 401).count();
+    let refused = answers.iter().filter(|r| r.status == 429).count();
+    assert_eq!(
+        (checked, refused),
+        (5, 25),
+        "30 simultaneous guesses: at most 5 reach the password check, the rest get 429"
     );
 }

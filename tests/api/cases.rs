@@ -2446,3 +2446,64 @@ async fn retrying_a_case_creation_with_the_same_idempotency_key_creates_one_case
     let events = contiguous_types(&app.topic_events("cases").await, "cases");
     assert_eq!(events, ["case.created"], "a replay publishes nothing");
 }
+
+#[actix_web::test]
+async fn an_agent_with_a_stale_version_on_someone_elses_case_gets_403_not_409() {
+    let app = spawn_app().await;
+    let agent = app.create_user("agent").await;
+    let other = app.create_user("agent").await;
+    let id = app
+        .create_case(&app.admin.token, json!({"assigned_to": other.id}))
+        .await
+        .id();
+    let bumped = app
+        .put(
+            &format!("/api/v1/cases/{id}"),
+            &app.admin.token,
+            json!({"priority": "high"}),
+        )
+        .await;
+    assert_eq!(bumped.status, 200);
+
+    let stale = app
+        .put(
+            &format!("/api/v1/cases/{id}"),
+            &agent.token,
+            json!({"title": "x", "version": 1}),
+        )
+        .await;
+    assert_eq!(
+        stale.status, 403,
+        "permission is decided before the version: {}",
+        stale.body
+    );
+}
+
+#[actix_web::test]
+async fn text_search_finds_accented_words_whatever_their_case() {
+    let app = spawn_app().await;
+    let id = app
+        .create_case(
+            &app.admin.token,
+            json!({"title": "ÉLÈVE en danger", "narrative": "Appel de Zoë à Ödegaard"}),
+        )
+        .await
+        .id();
+    for q in ["élève", "ÉLÈVE", "Élève", "zoë", "ÖDEGAARD"] {
+        let found = app
+            .get(
+                &format!("/api/v1/cases?q={}", q.replace(' ', "%20")),
+                &app.admin.token,
+            )
+            .await;
+        assert_eq!(found.status, 200, "q={q}: {}", found.body);
+        let ids: Vec<i64> = found
+            .data()
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["id"].as_i64())
+            .collect();
+        assert_eq!(ids, vec![id], "q={q} finds the case");
+    }
+}

@@ -1795,3 +1795,43 @@ async fn every_protected_route_without_a_token_returns_401_and_does_nothing() {
         "the agent's token still works",
     );
 }
+
+#[actix_web::test]
+async fn health_answers_head_requests_for_uptime_probes() {
+    let app = spawn_app().await;
+    for path in ["/health", "/api/v1/health"] {
+        let response = app
+            .client
+            .head(app.url(path))
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(response.status().as_u16(), 200, "HEAD {path}");
+    }
+}
+
+#[actix_web::test]
+async fn client_search_finds_accented_names_whatever_their_case() {
+    let app = spawn_app().await;
+    let id = app
+        .post(
+            "/api/v1/clients",
+            &app.admin.token,
+            json!({"name": "Émile Ødegård"}),
+        )
+        .await
+        .id();
+    for q in ["émile", "ÉMILE", "ødegård", "ØDEGÅRD"] {
+        let found = app
+            .get(&format!("/api/v1/clients?q={q}"), &app.admin.token)
+            .await;
+        let ids: Vec<i64> = found
+            .data()
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["id"].as_i64())
+            .collect();
+        assert_eq!(ids, vec![id], "q={q} finds the client");
+    }
+}
