@@ -109,13 +109,12 @@ pub async fn login(
         _ => return Err(ApiError::Unauthorized(BAD_CREDENTIALS.into())),
     };
     state.throttle.succeeded(&email, &ip, started);
-    let user = record.user;
+    let mut user = record.user;
     let issued = state
         .tokens
         .issue(user.id, record.token_generation)
         .map_err(ApiError::internal)?;
-    state.store.record_login(user.id).await?;
-    let user = state.store.find_user(user.id).await?;
+    state.store.record_login(&mut user).await?;
     tracing::info!(user_id = user.id, "login");
     Ok(envelope::ok(
         json!({

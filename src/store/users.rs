@@ -213,14 +213,18 @@ impl Store {
         row.map(User::try_from).transpose()
     }
 
-    pub async fn record_login(&self, user_id: i64) -> Result<(), StoreError> {
+    /// Notes that `user` just logged in (`last_seen_at`).
+    pub async fn record_login(&self, user: &mut User) -> Result<(), StoreError> {
+        let now = Timestamp::now();
         let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE users SET last_seen_at = $1 WHERE id = $2")
-            .bind(Timestamp::now().millis())
-            .bind(user_id)
+            .bind(now.millis())
+            .bind(user.id)
             .execute(tx.conn())
             .await?;
-        tx.commit().await
+        tx.commit().await?;
+        user.last_seen_at = Some(now);
+        Ok(())
     }
 
     pub async fn list_users(
