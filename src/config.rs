@@ -45,6 +45,11 @@ pub struct Settings {
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub database_max_connections: u32,
 
+    /// How long a request waits for a database connection before answering 503.
+    #[arg(long, env = "HELPLINE_DATABASE_TIMEOUT", value_name = "HELPLINE_DATABASE_TIMEOUT",
+          default_value = "5s", value_parser = parse_duration)]
+    pub database_timeout: Duration,
+
     /// Secret that signs tokens (at least 32 characters). When absent, one is generated once
     /// and kept in the database, so tokens survive a restart.
     #[arg(long, env = "HELPLINE_JWT_SECRET", value_name = "HELPLINE_JWT_SECRET", hide_env_values = true, value_parser = parse_jwt_secret)]
@@ -114,6 +119,7 @@ impl Settings {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url: database_url.into(),
             database_max_connections: 5,
+            database_timeout: Duration::from_secs(5),
             jwt_secret: None,
             token_ttl: Duration::from_secs(12 * 3600),
             admin_email: "admin@localhost".into(),

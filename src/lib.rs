@@ -35,9 +35,13 @@ pub struct Application {
 impl Application {
     /// Connects the store, prepares secrets and the first admin, and binds the listener.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let store = Store::connect(&settings.database_url, settings.database_max_connections)
-            .await
-            .map_err(|e| format!("HELPLINE_DATABASE_URL: cannot open the database: {e}"))?;
+        let store = Store::connect(
+            &settings.database_url,
+            settings.database_max_connections,
+            settings.database_timeout,
+        )
+        .await
+        .map_err(|e| format!("HELPLINE_DATABASE_URL: cannot open the database: {e}"))?;
         let secret = match &settings.jwt_secret {
             Some(secret) => secret.clone(),
             None => store.jwt_secret_or_insert(&random_secret()).await?,

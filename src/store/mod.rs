@@ -28,9 +28,6 @@ pub use users::{LoginRecord, UserFilter, UserSort};
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
-/// How long a request waits for a pooled connection before the store reports itself unavailable.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// What a store operation can fail with, mapped once to HTTP in `error.rs`.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -50,21 +47,40 @@ pub enum StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
-        match error {
+        let unavailable = match &error {
             sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_) => StoreError::Unavailable(error),
-            // Deadlock or serialization failure (PostgreSQL): the transaction was rolled back,
-            // nothing was applied, and a retry can succeed.
-            sqlx::Error::Database(ref db)
-                if matches!(db.code().as_deref(), Some("40P01" | "40001")) =>
-            {
-                StoreError::Unavailable(error)
-            }
-            _ => StoreError::Backend(error),
+            | sqlx::Error::Tls(_) => true,
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| is_transient(&code)),
+            _ => false,
+        };
+        if unavailable {
+            StoreError::Unavailable(error)
+        } else {
+            StoreError::Backend(error)
         }
     }
+}
+
+/// Database error codes meaning "not applied, the database could not do it now": a retry may
+/// succeed. PostgreSQL's are five-character SQLSTATEs; SQLite's are shorter numbers (extended
+/// codes keep the primary one in the low byte).
+fn is_transient(code: &str) -> bool {
+    if code.len() < 5
+        && let Ok(sqlite) = code.parse::<i32>()
+    {
+        // BUSY, LOCKED, IOERR, FULL, CANTOPEN.
+        return matches!(sqlite & 0xff, 5 | 6 | 10 | 13 | 14);
+    }
+    // Connection exceptions, too many connections / out of resources, server shutting down,
+    // deadlock and serialization failures (the transaction was rolled back), and "database is
+    // not accepting connections".
+    code.len() == 5
+        && (code.starts_with("08")
+            || code.starts_with("53")
+            || code.starts_with("57P")
+            || matches!(code, "40P01" | "40001" | "55000"))
 }
 
 fn is_unique_violation(error: &sqlx::Error) -> bool {
@@ -120,7 +136,13 @@ impl WriteTx {
 
 impl Store {
     /// Connects (creating a missing SQLite file) and applies the migrations.
-    pub async fn connect(database_url: &str, max_connections: u32) -> Result<Self, StoreError> {
+    /// `acquire_timeout`: how long a request waits for a connection before the store reports
+    /// itself unavailable (503).
+    pub async fn connect(
+        database_url: &str,
+        max_connections: u32,
+        acquire_timeout: Duration,
+    ) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let (dialect, url) = if database_url.starts_with("sqlite:") {
             (Dialect::Sqlite, sqlite_url(database_url))
@@ -136,7 +158,7 @@ impl Store {
         };
         let mut options = AnyPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(ACQUIRE_TIMEOUT);
+            .acquire_timeout(acquire_timeout);
         if dialect == Dialect::Sqlite {
             options = options.after_connect(|conn, _| {
                 Box::pin(async move {
@@ -213,4 +235,21 @@ fn parse_column<T: std::str::FromStr<Err = String>>(value: &str) -> Result<T, St
     value
         .parse()
         .map_err(|e: String| StoreError::Backend(sqlx::Error::Decode(e.into())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_transient;
+
+    #[test]
+    fn transient_codes_are_told_apart_per_database() {
+        for code in [
+            "5", "517", "6", "13", "08006", "53300", "57P01", "40P01", "40001", "55000",
+        ] {
+            assert!(is_transient(code), "{code} is transient");
+        }
+        for code in ["19", "2067", "23505", "42P01", "22001"] {
+            assert!(!is_transient(code), "{code} is not transient");
+        }
+    }
 }

@@ -132,8 +132,16 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// Server logs go to the test output when `TEST_LOG` is set (`TEST_LOG=1 cargo test … -- --nocapture`).
+static TRACING: std::sync::LazyLock<()> = std::sync::LazyLock::new(|| {
+    if std::env::var_os("TEST_LOG").is_some() {
+        helpline::telemetry::init(helpline::config::LogFormat::Text);
+    }
+});
+
 /// A server on a fresh database, with `configure` applied to the test defaults.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    std::sync::LazyLock::force(&TRACING);
     let (db, url) = fresh_database().await;
     let mut settings = Settings::local(url);
     settings.admin_email = ADMIN_EMAIL.into();
@@ -174,6 +182,14 @@ async fn start(settings: Settings) -> (String, ServerHandle) {
 }
 
 impl TestApp {
+    /// The PostgreSQL server URL and this test's database name, when the test runs on PostgreSQL.
+    pub fn postgres_database(&self) -> Option<(String, String)> {
+        match &self._db {
+            TestDb::Postgres { server_url, name } => Some((server_url.clone(), name.clone())),
+            TestDb::Sqlite(_) => None,
+        }
+    }
+
     /// Stops the server gracefully and starts a new one on the same database and settings.
     pub async fn restart(&mut self) {
         self.handle.stop(true).await;

@@ -4,3 +4,4 @@ mod auth_users;
 mod cases;
 mod clients_envelope;
 mod helpers;
+mod storage;
