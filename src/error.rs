@@ -1,7 +1,7 @@
 //! One error type for the HTTP layer; every failure becomes the error envelope of API.md.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{HeaderValue, RETRY_AFTER};
+use actix_web::http::header::{HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
@@ -115,10 +115,15 @@ impl ResponseError for ApiError {
             _ => &[],
         };
         let mut response = envelope::error(self.status_code(), &self.to_string(), errors);
-        if let ApiError::TooManyRequests { retry_after_secs } = self {
-            response
-                .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        let headers = response.headers_mut();
+        match self {
+            ApiError::TooManyRequests { retry_after_secs } => {
+                headers.insert(RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
+            ApiError::Unauthorized(_) => {
+                headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
         }
         response
     }

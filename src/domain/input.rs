@@ -108,6 +108,10 @@ pub fn text(value: &Value, min: usize, max: usize) -> Result<String, String> {
 }
 
 fn check_length(text: &str, min: usize, max: usize) -> Result<(), String> {
+    // PostgreSQL cannot store NUL in text; refusing it everywhere keeps both databases alike.
+    if text.contains('\0') {
+        return Err("must not contain the NUL character".into());
+    }
     let length = text.chars().count();
     if length < min && min == 1 {
         return Err("must not be empty".into());
@@ -226,6 +230,7 @@ mod tests {
             assert!(email(&json!(bad)).is_err(), "{bad} should be refused");
         }
         assert!(trimmed_text(&json!("   "), 1, 10).is_err());
+        assert!(text(&json!("a\0b"), 1, 10).is_err());
         assert_eq!(text(&json!("ééé"), 1, 3), Ok("ééé".to_string()));
     }
 }

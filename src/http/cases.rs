@@ -9,7 +9,7 @@ use super::extract::{JsonBody, QueryParams, enum_value, id_value, idempotency_ke
 use crate::domain::case::{CasePatch, NewCase};
 use crate::domain::input;
 use crate::error::ApiError;
-use crate::store::{Assignee, CaseFilter, CaseSort};
+use crate::store::{Assignee, CaseFilter, CaseSort, SortOrder};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -113,14 +113,22 @@ async fn delete_case(
     Ok(envelope::ok(case, "Case deleted"))
 }
 
-/// GET /api/v1/cases/{id}/history
+/// GET /api/v1/cases/{id}/history: a list like any other, oldest first by default.
 async fn case_history(
+    req: HttpRequest,
     auth: AuthUser,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     auth.require_supervisor()?;
     let id = path_id(&id, "Case")?;
-    let history = state.store.case_history(id).await?;
-    Ok(envelope::ok(history, "Case history"))
+    let mut query = QueryParams::parse(&req)?;
+    let page = query.page_ordered(&[("id", ())], SortOrder::Asc);
+    query.finish()?;
+    let (history, total) = state.store.case_history(id, &page).await?;
+    Ok(envelope::list(
+        history,
+        Pagination::new(page.page, page.limit, total),
+        "Case history",
+    ))
 }

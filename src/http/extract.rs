@@ -50,18 +50,19 @@ impl FromRequest for JsonBody {
             })?;
             let value: Value = serde_json::from_slice(&bytes)
                 .map_err(|e| ApiError::bad_request(format!("Malformed JSON: {e}")))?;
+            let canonical = canonical_json(&value);
             let Value::Object(fields) = value else {
                 return Err(ApiError::bad_request(
                     "The request body must be a JSON object",
                 ));
             };
-            // Keyed with a server secret: bodies (a new user's password, say) cannot be
-            // guessed back from a stored hash.
+            // Keyed with a server secret, so bodies (a new user's password, say) cannot be
+            // guessed back from a stored hash; canonical, so a retry that reorders keys matches.
             let mut hasher = Sha256::new();
             hasher.update(hash_key);
             hasher.update(method_and_path.as_bytes());
             hasher.update(b"\n");
-            hasher.update(&bytes);
+            hasher.update(canonical.as_bytes());
             let request_hash: String = hasher
                 .finalize()
                 .iter()
@@ -72,6 +73,29 @@ impl FromRequest for JsonBody {
                 request_hash,
             })
         })
+    }
+}
+
+/// JSON text with object keys sorted and no spacing: bodies that mean the same hash the same,
+/// whatever their key order or whitespace.
+fn canonical_json(value: &Value) -> String {
+    match value {
+        Value::Object(fields) => {
+            let mut entries: Vec<(&String, &Value)> = fields.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            let members: Vec<String> = entries
+                .into_iter()
+                .map(|(key, value)| {
+                    format!("{}:{}", Value::String(key.clone()), canonical_json(value))
+                })
+                .collect();
+            format!("{{{}}}", members.join(","))
+        }
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(canonical_json).collect();
+            format!("[{}]", items.join(","))
+        }
+        scalar => scalar.to_string(),
     }
 }
 
@@ -186,6 +210,8 @@ impl QueryParams {
         self.one("q", |v| {
             if v.chars().count() > 200 {
                 Err("must be at most 200 characters".into())
+            } else if v.contains('\0') {
+                Err("must not contain the NUL character".into())
             } else {
                 Ok(v.trim().to_string())
             }
@@ -193,8 +219,18 @@ impl QueryParams {
         .filter(|q| !q.is_empty())
     }
 
-    /// `page`, `limit`, `sort` (one of `sorts`) and `order`.
+    /// `page`, `limit`, `sort` (one of `sorts`, the first by default) and `order` (`desc` by
+    /// default: newest first).
     pub fn page<S: Copy>(&mut self, sorts: &[(&'static str, S)]) -> ListPage<S> {
+        self.page_ordered(sorts, SortOrder::Desc)
+    }
+
+    /// As [`QueryParams::page`], with another default order.
+    pub fn page_ordered<S: Copy>(
+        &mut self,
+        sorts: &[(&'static str, S)],
+        default_order: SortOrder,
+    ) -> ListPage<S> {
         let page = self
             .one("page", |v| positive(v, i64::MAX / 1000))
             .unwrap_or(1);
@@ -217,7 +253,7 @@ impl QueryParams {
                 "desc" => Ok(SortOrder::Desc),
                 _ => Err("must be asc or desc".to_string()),
             })
-            .unwrap_or(SortOrder::Desc);
+            .unwrap_or(default_order);
         ListPage {
             page,
             limit,
@@ -227,10 +263,11 @@ impl QueryParams {
     }
 
     /// Ends reading: unknown parameters and bad values → 400 naming each.
+    /// `_` is let through: browsers' cache-busters (`?_=1700000000`) are not typos.
     pub fn finish(mut self) -> Result<(), ApiError> {
         for (name, _) in &self.pairs {
-            if !self.used.contains(&name.as_str()) && !self.errors.iter().any(|e| &e.field == name)
-            {
+            let known = name == "_" || self.used.contains(&name.as_str());
+            if !known && !self.errors.iter().any(|e| &e.field == name) {
                 self.errors
                     .push(FieldError::new(name, "is not a known parameter"));
             }
@@ -262,4 +299,22 @@ pub fn enum_value<T: FromStr<Err = String>>(value: &str) -> Result<T, String> {
 /// Parses an id.
 pub fn id_value(value: &str) -> Result<i64, String> {
     positive(value, i64::MAX).map_err(|_| "must be a positive whole number".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_json;
+    use serde_json::json;
+
+    #[test]
+    fn canonical_json_ignores_key_order_and_spacing_only() {
+        let a: serde_json::Value =
+            serde_json::from_str(r#"{"b": [1, {"y": 2, "x": 1}], "a": "s"}"#).unwrap();
+        let b = json!({"a": "s", "b": [1, {"x": 1, "y": 2}]});
+        assert_eq!(canonical_json(&a), canonical_json(&b));
+        assert_ne!(
+            canonical_json(&json!({"a": [1, 2]})),
+            canonical_json(&json!({"a": [2, 1]}))
+        );
+    }
 }

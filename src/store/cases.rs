@@ -370,16 +370,21 @@ impl Store {
         Ok(case)
     }
 
-    /// The audit trail of a case, oldest first.
-    pub async fn case_history(&self, id: i64) -> Result<Vec<HistoryEntry>, StoreError> {
+    /// A page of the audit trail of a case, in event order.
+    pub async fn case_history(
+        &self,
+        id: i64,
+        page: &ListPage<()>,
+    ) -> Result<(Vec<HistoryEntry>, i64), StoreError> {
         self.find_case(id).await?;
-        let rows: Vec<EventRow> = sqlx::query_as(
-            "SELECT id, type, actor_id, changes, created_at FROM events WHERE case_id = $1 ORDER BY id",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
+        let mut sql = Filter::default();
+        let p = sql.bind(Bind::Int(id));
+        sql.and(format!("case_id = {p}"));
+        let columns = "id, type, actor_id, changes, created_at";
+        let (rows, total) = sql
+            .fetch_page::<EventRow, _>(&self.pool, columns, "events", page, "id")
+            .await?;
+        let entries = rows
             .into_iter()
             .map(|row| HistoryEntry {
                 id: row.id,
@@ -391,7 +396,8 @@ impl Store {
                     .unwrap_or_else(|| Value::Object(Default::default())),
                 timestamp: Timestamp(row.created_at),
             })
-            .collect())
+            .collect();
+        Ok((entries, total))
     }
 
     async fn lock_case(&self, conn: &mut AnyConnection, id: i64) -> Result<Case, StoreError> {

@@ -117,8 +117,11 @@ fn contiguous_types(events: &[(i64, String)], topic: &str) -> Vec<String> {
     events.iter().map(|(_, kind)| kind.clone()).collect()
 }
 
+/// The whole history of a case (one page of up to 100 entries).
 async fn history(app: &TestApp, id: i64) -> Vec<Value> {
-    let resp = app.get(&history_path(id), &app.admin.token).await;
+    let resp = app
+        .get(&format!("{}?limit=100", history_path(id)), &app.admin.token)
+        .await;
     assert_eq!(resp.status, 200, "history: {}", resp.body);
     resp.data()
         .as_array()
@@ -2506,4 +2509,44 @@ async fn text_search_finds_accented_words_whatever_their_case() {
             .collect();
         assert_eq!(ids, vec![id], "q={q} finds the case");
     }
+}
+
+#[actix_web::test]
+async fn history_is_a_paginated_list_oldest_first_by_default() {
+    let app = spawn_app().await;
+    let id = app.create_case(&app.admin.token, json!({})).await.id();
+    for n in 1..=4 {
+        let put = app
+            .put(
+                &case_path(id),
+                &app.admin.token,
+                json!({"title": format!("Title {n}")}),
+            )
+            .await;
+        assert_eq!(put.status, 200);
+    }
+    let first = app
+        .get(&format!("{}?limit=2", history_path(id)), &app.admin.token)
+        .await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(
+        first.body["pagination"],
+        json!({"page": 1, "limit": 2, "total": 5, "pages": 3})
+    );
+    assert_eq!(
+        events_of(first.data().as_array().unwrap()),
+        ["case.created", "case.updated"]
+    );
+
+    let newest = app
+        .get(
+            &format!("{}?limit=1&order=desc", history_path(id)),
+            &app.admin.token,
+        )
+        .await;
+    assert_eq!(newest.data()[0]["changes"]["title"]["to"], "Title 4");
+    let bad = app
+        .get(&format!("{}?limit=0", history_path(id)), &app.admin.token)
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
 }

@@ -1835,3 +1835,74 @@ async fn client_search_finds_accented_names_whatever_their_case() {
         assert_eq!(ids, vec![id], "q={q} finds the client");
     }
 }
+
+#[actix_web::test]
+async fn a_retry_whose_body_differs_only_in_key_order_and_spacing_is_the_same_request() {
+    let app = spawn_app().await;
+    let send = |body: &'static str| {
+        app.client
+            .post(app.url("/api/v1/clients"))
+            .bearer_auth(&app.admin.token)
+            .header("Idempotency-Key", "reordered")
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+    };
+    let first = read(send(r#"{"name":"Amina","age":12}"#).await.unwrap()).await;
+    let retry = read(
+        send("{ \"age\": 12,\n  \"name\": \"Amina\" }")
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (first.status, retry.status),
+        (201, 201),
+        "{} / {}",
+        first.body,
+        retry.body
+    );
+    assert_eq!(first.id(), retry.id(), "the retry gets the original client");
+    let changed = read(send(r#"{"name":"Amina","age":13}"#).await.unwrap()).await;
+    assert_eq!(
+        changed.status, 409,
+        "a different body is a different request"
+    );
+}
+
+#[actix_web::test]
+async fn nul_characters_in_text_are_refused_with_400_on_every_database() {
+    let app = spawn_app().await;
+    let case = app
+        .post(
+            "/api/v1/cases",
+            &app.admin.token,
+            json!({"title": "a\u{0}b", "type": "abuse"}),
+        )
+        .await;
+    assert_eq!(case.status, 400, "{}", case.body);
+    assert_eq!(case.error_fields(), ["title"]);
+    let client = app
+        .post(
+            "/api/v1/clients",
+            &app.admin.token,
+            json!({"name": "x", "notes": "a\u{0}b"}),
+        )
+        .await;
+    assert_eq!(client.error_fields(), ["notes"]);
+    let search = app.get("/api/v1/clients?q=a%00b", &app.admin.token).await;
+    assert_eq!(search.status, 400, "{}", search.body);
+}
+
+#[actix_web::test]
+async fn a_401_names_the_bearer_scheme_and_cache_busters_are_not_unknown_parameters() {
+    let app = spawn_app().await;
+    let anonymous = app
+        .request(reqwest::Method::GET, "/api/v1/cases", None, None)
+        .await;
+    assert_eq!(anonymous.header("www-authenticate"), Some("Bearer"));
+    let busted = app
+        .get("/api/v1/cases?_=1764800000000", &app.admin.token)
+        .await;
+    assert_eq!(busted.status, 200, "{}", busted.body);
+}
