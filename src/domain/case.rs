@@ -170,34 +170,19 @@ impl Case {
                 changes.insert(name, FieldChange { from, to });
             }
         };
-        if let Some(v) = &patch.title {
-            set("title", json!(self.title), json!(v));
-            self.title = v.clone();
+        // Each field the patch names: record from → to (when different), then apply.
+        macro_rules! patch_field {
+            ($($field:ident => $name:literal),+) => {$(
+                if let Some(v) = &patch.$field {
+                    set($name, json!(self.$field), json!(v));
+                    self.$field = v.clone();
+                }
+            )+};
         }
-        if let Some(v) = &patch.narrative {
-            set("narrative", json!(self.narrative), json!(v));
-            self.narrative = v.clone();
-        }
-        if let Some(v) = &patch.case_type {
-            set("type", json!(self.case_type), json!(v));
-            self.case_type = v.clone();
-        }
-        if let Some(v) = patch.priority {
-            set("priority", json!(self.priority), json!(v));
-            self.priority = v;
-        }
-        if let Some(v) = patch.channel {
-            set("channel", json!(self.channel), json!(v));
-            self.channel = v;
-        }
-        if let Some(v) = patch.client_id {
-            set("client_id", json!(self.client_id), json!(v));
-            self.client_id = v;
-        }
-        if let Some(v) = patch.assigned_to {
-            set("assigned_to", json!(self.assigned_to), json!(v));
-            self.assigned_to = v;
-        }
+        patch_field!(
+            title => "title", narrative => "narrative", case_type => "type", priority => "priority",
+            channel => "channel", client_id => "client_id", assigned_to => "assigned_to"
+        );
         if let Some(v) = patch.status {
             set("status", json!(self.status), json!(v));
             if v != self.status {

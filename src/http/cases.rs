@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::AppState;
 use super::auth::AuthUser;
-use super::envelope::{self, Pagination};
+use super::envelope;
 use super::extract::{JsonBody, QueryParams, enum_value, id_value, idempotency_key, path_id};
 use crate::domain::case::{CasePatch, NewCase};
 use crate::domain::input;
@@ -70,11 +70,7 @@ async fn list_cases(
     let page = query.page(CaseSort::NAMES);
     query.finish()?;
     let (cases, total) = state.store.list_cases(&filter, &page).await?;
-    Ok(envelope::list(
-        cases,
-        Pagination::new(page.page, page.limit, total),
-        "Cases",
-    ))
+    Ok(envelope::list(cases, &page, total, "Cases"))
 }
 
 /// GET /api/v1/cases/{id}
@@ -126,9 +122,5 @@ async fn case_history(
     let page = query.page_ordered(&[("id", ())], SortOrder::Asc);
     query.finish()?;
     let (history, total) = state.store.case_history(id, &page).await?;
-    Ok(envelope::list(
-        history,
-        Pagination::new(page.page, page.limit, total),
-        "Case history",
-    ))
+    Ok(envelope::list(history, &page, total, "Case history"))
 }

@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::AppState;
 use super::auth::AuthUser;
-use super::envelope::{self, Pagination};
+use super::envelope;
 use super::extract::{JsonBody, QueryParams, idempotency_key, path_id};
 use crate::domain::client::ClientFields;
 use crate::error::ApiError;
@@ -51,11 +51,7 @@ async fn list_clients(
     let page = query.page(ClientSort::NAMES);
     query.finish()?;
     let (clients, total) = state.store.list_clients(&filter, &page).await?;
-    Ok(envelope::list(
-        clients,
-        Pagination::new(page.page, page.limit, total),
-        "Clients",
-    ))
+    Ok(envelope::list(clients, &page, total, "Clients"))
 }
 
 /// GET /api/v1/clients/{id}

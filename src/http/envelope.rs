@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::error::FieldError;
-use crate::store::Created;
+use crate::store::{Created, ListPage};
 
 fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -38,26 +38,26 @@ fn respond(status: StatusCode, data: Value, message: &str) -> HttpResponse {
 
 /// The `pagination` object of a list.
 #[derive(Debug, Serialize)]
-pub struct Pagination {
-    pub page: i64,
-    pub limit: i64,
-    pub total: i64,
-    pub pages: i64,
+struct Pagination {
+    page: i64,
+    limit: i64,
+    total: i64,
+    pages: i64,
 }
 
-impl Pagination {
-    pub fn new(page: i64, limit: i64, total: i64) -> Self {
-        Pagination {
-            page,
-            limit,
-            total,
-            pages: (total + limit - 1) / limit,
-        }
-    }
-}
-
-/// 200 with a page of a list.
-pub fn list<T: Serialize>(items: Vec<T>, pagination: Pagination, message: &str) -> HttpResponse {
+/// 200 with one page of a list of `total` items.
+pub fn list<T: Serialize, S>(
+    items: Vec<T>,
+    page: &ListPage<S>,
+    total: i64,
+    message: &str,
+) -> HttpResponse {
+    let pagination = Pagination {
+        page: page.page,
+        limit: page.limit,
+        total,
+        pages: (total + page.limit - 1) / page.limit,
+    };
     HttpResponse::Ok().json(json!({
         "status": "success",
         "data": items,

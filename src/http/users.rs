@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::AppState;
 use super::auth::AuthUser;
-use super::envelope::{self, Pagination};
+use super::envelope;
 use super::extract::{JsonBody, QueryParams, enum_value, idempotency_key, path_id};
 use crate::domain::user::{NewUser, UserPatch};
 use crate::error::ApiError;
@@ -64,11 +64,7 @@ async fn list_users(
     let page = query.page(UserSort::NAMES);
     query.finish()?;
     let (users, total) = state.store.list_users(&filter, &page).await?;
-    Ok(envelope::list(
-        users,
-        Pagination::new(page.page, page.limit, total),
-        "Users",
-    ))
+    Ok(envelope::list(users, &page, total, "Users"))
 }
 
 /// GET /api/v1/users/{id}
