@@ -12,7 +12,8 @@ pub mod telemetry;
 use std::net::TcpListener;
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::from_fn;
+use actix_web::http::header;
+use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 
 pub use config::Settings;
@@ -66,7 +67,12 @@ impl Application {
         let port = listener.local_addr()?.port();
         let max_body = usize::try_from(settings.max_body_bytes)?;
         let mut server = HttpServer::new(move || {
+            // Answers carry children's records: no cache may keep them.
+            let private = DefaultHeaders::new()
+                .add((header::CACHE_CONTROL, "no-store"))
+                .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
             App::new()
+                .wrap(private)
                 .wrap(from_fn(http::middleware::request_context))
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(max_body))

@@ -1906,3 +1906,27 @@ async fn a_401_names_the_bearer_scheme_and_cache_busters_are_not_unknown_paramet
         .await;
     assert_eq!(busted.status, 200, "{}", busted.body);
 }
+
+#[actix_web::test]
+async fn answers_with_personal_data_may_not_be_cached() {
+    let app = spawn_app().await;
+    let id = app
+        .post(
+            "/api/v1/clients",
+            &app.admin.token,
+            json!({"name": "Amina"}),
+        )
+        .await
+        .id();
+    let read = app
+        .get(&format!("/api/v1/clients/{id}"), &app.admin.token)
+        .await;
+    assert_eq!(read.header("cache-control"), Some("no-store"));
+    assert_eq!(read.header("x-content-type-options"), Some("nosniff"));
+    let missing = app.get("/api/v1/nowhere", &app.admin.token).await;
+    assert_eq!(
+        missing.header("cache-control"),
+        Some("no-store"),
+        "errors too"
+    );
+}
