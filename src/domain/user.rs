@@ -62,12 +62,13 @@ impl NewUser {
         let mut input = Input::new(body, WRITABLE, READ_ONLY);
         let name = input.required("name", name);
         let email = input.required("email", input::email);
-        let role = input.required("role", input::one_of);
+        // Least privilege when not said: a counsellor.
+        let role = input.optional("role", input::one_of).unwrap_or(Role::Agent);
         let active = input.optional("active", input::boolean).unwrap_or(true);
         let password = input.required("password", password);
         input.finish()?;
-        match (name, email, role, password) {
-            (Some(name), Some(email), Some(role), Some(password)) => Ok(NewUser {
+        match (name, email, password) {
+            (Some(name), Some(email), Some(password)) => Ok(NewUser {
                 name,
                 email,
                 role,

@@ -1048,7 +1048,6 @@ async fn creating_a_user_with_invalid_fields_returns_400_naming_the_field_and_cr
     let cases: Vec<(&str, &str, Option<Value>)> = vec![
         ("missing name", "name", None),
         ("missing email", "email", None),
-        ("missing role", "role", None),
         ("missing password", "password", None),
         ("null name", "name", Some(Value::Null)),
         ("blank name", "name", Some(json!("   "))),
@@ -2360,4 +2359,18 @@ async fn simultaneous_wrong_guesses_cannot_exceed_the_failure_limit() {
         (5, 25),
         "30 simultaneous guesses: at most 5 reach the password check, the rest get 429"
     );
+}
+
+#[actix_web::test]
+async fn a_user_created_without_a_role_is_an_agent() {
+    let app = spawn_app().await;
+    let created = app
+        .post(
+            "/api/v1/users",
+            &app.admin.token,
+            json!({"name": "New Counsellor", "email": "new@example.org", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(created.data()["role"], "agent", "the least privileged role");
 }
