@@ -1,7 +1,7 @@
 //! Settings: one struct, parsed once at start from `HELPLINE_*` variables or matching flags.
 //! Each value is named after its variable, so a bad one is reported by that name.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
@@ -107,6 +107,16 @@ pub struct Settings {
     #[arg(long, env = "HELPLINE_LOGIN_WINDOW", value_name = "HELPLINE_LOGIN_WINDOW", default_value = "15m", value_parser = parse_duration)]
     pub login_window: Duration,
 
+    /// Addresses of reverse proxies in front of the server (comma-separated). Only for requests
+    /// from these is `X-Forwarded-For` believed, to find the client's address.
+    #[arg(
+        long,
+        env = "HELPLINE_TRUSTED_PROXIES",
+        value_name = "HELPLINE_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<IpAddr>,
+
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "HELPLINE_WORKERS", value_name = "HELPLINE_WORKERS", value_parser = clap::value_parser!(u16).range(1..=512))]
     pub workers: Option<u16>,
@@ -129,6 +139,7 @@ impl Settings {
             login_max_failures: 10,
             login_max_failures_per_ip: 10,
             login_window: Duration::from_secs(15 * 60),
+            trusted_proxies: Vec::new(),
             workers: Some(2),
         }
     }

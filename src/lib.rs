@@ -61,6 +61,7 @@ impl Application {
             ),
             passwords,
             request_hash_key: derive_key(&secret, "idempotency request hash"),
+            trusted_proxies: settings.trusted_proxies.clone(),
         });
         let listener = TcpListener::bind(settings.bind)
             .map_err(|e| format!("HELPLINE_BIND: cannot listen on {}: {e}", settings.bind))?;

@@ -92,9 +92,9 @@ pub async fn login(
     let (Some(email), Some(password)) = (email, password) else {
         return Err(ApiError::bad_request("email and password are required"));
     };
-    let ip = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
+    let ip = state
+        .client_ip(&req)
+        .map(|ip| ip.to_string())
         .unwrap_or_default();
     let started = state
         .throttle

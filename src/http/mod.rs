@@ -9,6 +9,8 @@ mod health;
 pub mod middleware;
 mod users;
 
+use std::net::IpAddr;
+
 use actix_web::{HttpResponse, web};
 
 use crate::auth::password::Passwords;
@@ -24,6 +26,33 @@ pub struct AppState {
     pub passwords: Passwords,
     /// Key of the request hashes kept for `Idempotency-Key`.
     pub request_hash_key: [u8; 32],
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+impl AppState {
+    /// The client's address: the TCP peer, or, when the peer is a trusted proxy, the
+    /// right-most `X-Forwarded-For` entry that is not itself a trusted proxy.
+    pub fn client_ip(&self, req: &actix_web::HttpRequest) -> Option<IpAddr> {
+        let peer = req.peer_addr()?.ip();
+        if !self.trusted_proxies.contains(&peer) {
+            return Some(peer);
+        }
+        let forwarded = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .filter_map(|v| v.to_str().ok());
+        let hops: Vec<IpAddr> = forwarded
+            .flat_map(|v| v.split(','))
+            .filter_map(|hop| hop.trim().parse().ok())
+            .collect();
+        Some(
+            hops.into_iter()
+                .rev()
+                .find(|ip| !self.trusted_proxies.contains(ip))
+                .unwrap_or(peer),
+        )
+    }
 }
 
 /// Registers every route. Each path is a `resource`, so a wrong method gets 405, not 404.

@@ -2374,3 +2374,53 @@ async fn a_user_created_without_a_role_is_an_agent() {
     assert_eq!(created.status, 201, "{}", created.body);
     assert_eq!(created.data()["role"], "agent", "the least privileged role");
 }
+
+/// A login as if forwarded by a proxy for `client`.
+async fn login_forwarded_for(app: &TestApp, client: &str, email: &str, password: &str) -> Resp {
+    let request = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("X-Forwarded-For", client)
+        .json(&json!({"email": email, "password": password}));
+    read(request.send().await.expect("request sent")).await
+}
+
+#[actix_web::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_failure_count() {
+    let app = spawn_app_with(|settings| {
+        settings.login_max_failures_per_ip = 2;
+        settings.trusted_proxies = vec![IpAddr::from([127, 0, 0, 1])];
+    })
+    .await;
+    for guess in ["nobody-1@example.org", "nobody-2@example.org"] {
+        let failed = login_forwarded_for(&app, "203.0.113.5", guess, "wrong-password").await;
+        assert_error(&failed, 401, guess);
+    }
+    let throttled = login_forwarded_for(&app, "203.0.113.5", ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert_throttled(&throttled, app.settings.login_window, "the guessing client");
+    let colleague =
+        login_forwarded_for(&app, "10.1.2.3, 198.51.100.7", ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert_eq!(
+        colleague.status, 200,
+        "another client behind the same proxy: {}",
+        colleague.body
+    );
+}
+
+#[actix_web::test]
+async fn x_forwarded_for_from_an_untrusted_peer_cannot_dodge_the_throttle() {
+    let app = spawn_app_with(|settings| settings.login_max_failures_per_ip = 2).await;
+    for (client, guess) in [
+        ("203.0.113.1", "nobody-1@example.org"),
+        ("203.0.113.2", "nobody-2@example.org"),
+    ] {
+        let failed = login_forwarded_for(&app, client, guess, "wrong-password").await;
+        assert_error(&failed, 401, guess);
+    }
+    let spoofed = login_forwarded_for(&app, "203.0.113.3", ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert_throttled(
+        &spoofed,
+        app.settings.login_window,
+        "a forged X-Forwarded-For",
+    );
+}
