@@ -32,17 +32,6 @@ async fn list(app: &TestApp, token: &str, query: &[(&str, &str)]) -> Resp {
     app.get(&format!("{CASES}?{query}"), token).await
 }
 
-/// The ids of a successful list, in the order given.
-fn ids(resp: &Resp) -> Vec<i64> {
-    assert_eq!(resp.status, 200, "list failed: {}", resp.body);
-    resp.data()
-        .as_array()
-        .unwrap_or_else(|| panic!("data is not a list: {}", resp.body))
-        .iter()
-        .map(|case| case["id"].as_i64().expect("case id"))
-        .collect()
-}
-
 /// The ids of a list with `query`, as a set (for filters, where order does not matter).
 async fn matching(app: &TestApp, token: &str, query: &[(&str, &str)]) -> BTreeSet<i64> {
     // Large enough that every test's cases fit on one page.
@@ -2500,13 +2489,7 @@ async fn text_search_finds_accented_words_whatever_their_case() {
             )
             .await;
         assert_eq!(found.status, 200, "q={q}: {}", found.body);
-        let ids: Vec<i64> = found
-            .data()
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|c| c["id"].as_i64())
-            .collect();
+        let ids = ids(&found);
         assert_eq!(ids, vec![id], "q={q} finds the case");
     }
 }

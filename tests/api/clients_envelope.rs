@@ -244,20 +244,6 @@ async fn create_client(app: &TestApp, body: Value) -> Resp {
     resp
 }
 
-/// The ids in a list answer, in order.
-fn ids(resp: &Resp) -> Vec<i64> {
-    resp.data()
-        .as_array()
-        .unwrap_or_else(|| panic!("data is not an array: {}", resp.body))
-        .iter()
-        .map(|item| {
-            item["id"]
-                .as_i64()
-                .unwrap_or_else(|| panic!("item without id: {item}"))
-        })
-        .collect()
-}
-
 fn names(resp: &Resp) -> Vec<String> {
     resp.data()
         .as_array()
@@ -1825,13 +1811,7 @@ async fn client_search_finds_accented_names_whatever_their_case() {
         let found = app
             .get(&format!("/api/v1/clients?q={q}"), &app.admin.token)
             .await;
-        let ids: Vec<i64> = found
-            .data()
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|c| c["id"].as_i64())
-            .collect();
+        let ids = ids(&found);
         assert_eq!(ids, vec![id], "q={q} finds the client");
     }
 }

@@ -109,6 +109,21 @@ impl Resp {
     }
 }
 
+/// The ids of a successful list answer, in the order given.
+pub fn ids(resp: &Resp) -> Vec<i64> {
+    assert_eq!(resp.status, 200, "list failed: {}", resp.body);
+    resp.data()
+        .as_array()
+        .unwrap_or_else(|| panic!("data is not a list: {}", resp.body))
+        .iter()
+        .map(|item| {
+            item["id"]
+                .as_i64()
+                .unwrap_or_else(|| panic!("item without id: {item}"))
+        })
+        .collect()
+}
+
 /// A user created by a test, logged in.
 #[derive(Debug, Clone)]
 pub struct TestUser {
