@@ -110,8 +110,8 @@ impl NewCase {
                 client_id,
                 assigned_to,
             }),
-            // `finish` has already reported the missing required fields.
-            _ => Err(vec![FieldError::new("title", "is required")]),
+            // Unreachable in practice: `required` has recorded every missing field.
+            _ => Err(vec![FieldError::new("body", "is incomplete")]),
         }
     }
 }

@@ -242,14 +242,7 @@ impl Store {
         if !assignee_clauses.is_empty() {
             sql.and(format!("({})", assignee_clauses.join(" OR ")));
         }
-        if !filter.client_ids.is_empty() {
-            let ps: Vec<String> = filter
-                .client_ids
-                .iter()
-                .map(|id| sql.bind(Bind::Int(*id)))
-                .collect();
-            sql.and(format!("client_id IN ({})", ps.join(", ")));
-        }
+        sql.any_of("client_id", filter.client_ids.iter().copied());
         sql.between(
             "created_at",
             filter.created_after.map(Timestamp::millis),

@@ -11,6 +11,18 @@ pub(crate) enum Bind {
     Text(String),
 }
 
+impl From<i64> for Bind {
+    fn from(value: i64) -> Self {
+        Bind::Int(value)
+    }
+}
+
+impl From<String> for Bind {
+    fn from(value: String) -> Self {
+        Bind::Text(value)
+    }
+}
+
 /// `asc` or `desc`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortOrder {
@@ -55,12 +67,9 @@ impl Filter {
         self.clauses.push(clause);
     }
 
-    /// `column IN (…)` for a non-empty list of texts.
-    pub fn any_of(&mut self, column: &str, values: impl IntoIterator<Item = String>) {
-        let placeholders: Vec<String> = values
-            .into_iter()
-            .map(|v| self.bind(Bind::Text(v)))
-            .collect();
+    /// `column IN (…)`; nothing when `values` is empty.
+    pub fn any_of<V: Into<Bind>>(&mut self, column: &str, values: impl IntoIterator<Item = V>) {
+        let placeholders: Vec<String> = values.into_iter().map(|v| self.bind(v.into())).collect();
         if !placeholders.is_empty() {
             self.and(format!("{column} IN ({})", placeholders.join(", ")));
         }

@@ -32,6 +32,23 @@ struct UserRow {
     last_seen_at: Option<i64>,
 }
 
+#[derive(FromRow)]
+struct LoginRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    password_hash: String,
+    token_generation: i64,
+}
+
+/// A unique violation on users can only be the email.
+fn email_conflict(error: sqlx::Error) -> StoreError {
+    if is_unique_violation(&error) {
+        StoreError::Conflict(EMAIL_TAKEN.into())
+    } else {
+        error.into()
+    }
+}
+
 impl TryFrom<UserRow> for User {
     type Error = StoreError;
     fn try_from(row: UserRow) -> Result<Self, StoreError> {
@@ -105,10 +122,7 @@ impl Store {
         email: &str,
         password_hash: String,
     ) -> Result<bool, StoreError> {
-        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
-            .fetch_one(&self.pool)
-            .await?;
-        if count > 0 {
+        if self.has_users().await? {
             return Ok(false);
         }
         let admin = NewUser {
@@ -149,7 +163,7 @@ impl Store {
             .bind(now.millis())
             .fetch_one(&mut *conn)
             .await
-            .map_err(|e| if is_unique_violation(&e) { StoreError::Conflict(EMAIL_TAKEN.into()) } else { e.into() })?;
+            .map_err(email_conflict)?;
             let user = User::try_from(row)?;
             let event = NewEvent {
                 kind: "user.created",
@@ -176,20 +190,17 @@ impl Store {
 
     /// The user with this email, their password hash and token generation, for login.
     pub async fn find_login(&self, email: &str) -> Result<Option<LoginRecord>, StoreError> {
-        let row: Option<(i64, String, i64)> = sqlx::query_as(
-            "SELECT id, password_hash, token_generation FROM users WHERE email = $1",
-        )
+        let row: Option<LoginRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS}, password_hash, token_generation FROM users WHERE email = $1"
+        )))
         .bind(email)
         .fetch_optional(&self.pool)
         .await?;
-        let Some((id, password_hash, token_generation)) = row else {
-            return Ok(None);
-        };
-        let user = self.find_user(id).await?;
+        let Some(row) = row else { return Ok(None) };
         Ok(Some(LoginRecord {
-            user,
-            password_hash,
-            token_generation,
+            user: row.user.try_into()?,
+            password_hash: row.password_hash,
+            token_generation: row.token_generation,
         }))
     }
 
@@ -310,13 +321,7 @@ impl Store {
         .bind(id)
         .execute(tx.conn())
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict(EMAIL_TAKEN.into())
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(email_conflict)?;
         tx.commit().await?;
         Ok(user)
     }
