@@ -120,6 +120,39 @@ pub struct Settings {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "HELPLINE_WORKERS", value_name = "HELPLINE_WORKERS", value_parser = clap::value_parser!(u16).range(1..=512))]
     pub workers: Option<u16>,
+
+    /// WebSockets one user may hold open at once (all tabs and devices); one more is refused
+    /// with 429. `0` = unlimited.
+    #[arg(
+        long,
+        env = "HELPLINE_WS_MAX_PER_USER",
+        value_name = "HELPLINE_WS_MAX_PER_USER",
+        default_value_t = 20
+    )]
+    pub ws_max_per_user: u32,
+
+    /// Frames waiting for one socket before its reader counts as too slow and is closed with
+    /// 1008 (it then recovers with `since`).
+    #[arg(long, env = "HELPLINE_WS_QUEUE", value_name = "HELPLINE_WS_QUEUE", default_value_t = 512,
+          value_parser = clap::value_parser!(u32).range(16..=1_000_000))]
+    pub ws_queue: u32,
+
+    /// How often the server pings a socket.
+    #[arg(long, env = "HELPLINE_WS_PING_INTERVAL", value_name = "HELPLINE_WS_PING_INTERVAL", default_value = "15s", value_parser = parse_duration)]
+    pub ws_ping_interval: Duration,
+
+    /// A socket that sends nothing (not even a pong) for this long is closed.
+    #[arg(long, env = "HELPLINE_WS_TIMEOUT", value_name = "HELPLINE_WS_TIMEOUT", default_value = "45s", value_parser = parse_duration)]
+    pub ws_timeout: Duration,
+
+    /// How long a user with no socket left stays shown before going `offline`, so that a page
+    /// reload does not flicker.
+    #[arg(long, env = "HELPLINE_PRESENCE_GRACE", value_name = "HELPLINE_PRESENCE_GRACE", default_value = "5s", value_parser = parse_duration)]
+    pub presence_grace: Duration,
+
+    /// On SIGTERM/SIGINT, how long in-flight requests may take before the server stops anyway.
+    #[arg(long, env = "HELPLINE_SHUTDOWN_TIMEOUT", value_name = "HELPLINE_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
 }
 
 impl Settings {
@@ -141,6 +174,12 @@ impl Settings {
             login_window: Duration::from_secs(15 * 60),
             trusted_proxies: Vec::new(),
             workers: Some(2),
+            ws_max_per_user: 20,
+            ws_queue: 512,
+            ws_ping_interval: Duration::from_secs(15),
+            ws_timeout: Duration::from_secs(45),
+            presence_grace: Duration::from_secs(5),
+            shutdown_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -6,10 +6,12 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod realtime;
 pub mod store;
 pub mod telemetry;
 
 use std::net::TcpListener;
+use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::header;
@@ -22,6 +24,8 @@ use crate::auth::password::Passwords;
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::token::Tokens;
 use crate::http::AppState;
+use crate::http::middleware::InFlight;
+use crate::realtime::Realtime;
 use crate::store::Store;
 
 /// Why the server could not start.
@@ -31,6 +35,30 @@ pub type StartupError = Box<dyn std::error::Error + Send + Sync>;
 pub struct Application {
     port: u16,
     server: Server,
+    stopper: Stopper,
+}
+
+/// Stops the server gracefully: no new connections, in-flight requests finish, then every
+/// WebSocket is closed with 1001 (after the events those requests published).
+#[derive(Clone)]
+pub struct Stopper {
+    server: ServerHandle,
+    realtime: Realtime,
+    in_flight: InFlight,
+    timeout: Duration,
+}
+
+impl Stopper {
+    pub async fn stop(&self) {
+        let server = self.server.clone();
+        let stopped = actix_web::rt::spawn(async move { server.stop(true).await });
+        self.in_flight.wait_idle(self.timeout).await;
+        self.realtime
+            .close_all_sockets(Duration::from_secs(5))
+            .await;
+        let _ = stopped.await;
+        self.realtime.store.close().await;
+    }
 }
 
 impl Application {
@@ -50,9 +78,13 @@ impl Application {
         let tokens = Tokens::new(secret.as_bytes(), settings.token_ttl)?;
         let passwords = Passwords::default();
         bootstrap_admin(&store, &settings, &passwords).await?;
+        let realtime = Realtime::start(store, &settings);
+        let in_flight = InFlight::default();
 
         let state = web::Data::new(AppState {
-            store,
+            store: realtime.store.clone(),
+            realtime: realtime.clone(),
+            in_flight: in_flight.clone(),
             tokens,
             throttle: LoginThrottle::new(
                 settings.login_max_failures,
@@ -80,14 +112,25 @@ impl Application {
                 .configure(http::routes)
                 .default_service(web::to(http::not_found))
         })
-        .listen(listener)?;
+        .listen(listener)?
+        // Signals are handled in `run_until_stopped`, which also closes the WebSockets.
+        .disable_signals()
+        .shutdown_timeout(settings.shutdown_timeout.as_secs().max(1));
         if let Some(workers) = settings.workers {
             server = server.workers(usize::from(workers));
         }
         tracing::info!(address = %settings.bind, port, "listening");
+        let server = server.run();
+        let stopper = Stopper {
+            server: server.handle(),
+            realtime,
+            in_flight,
+            timeout: settings.shutdown_timeout,
+        };
         Ok(Application {
             port,
-            server: server.run(),
+            server,
+            stopper,
         })
     }
 
@@ -96,14 +139,36 @@ impl Application {
         self.port
     }
 
-    /// A handle to stop the server gracefully.
-    pub fn handle(&self) -> ServerHandle {
-        self.server.handle()
+    /// What stops the server gracefully.
+    pub fn stopper(&self) -> Stopper {
+        self.stopper.clone()
     }
 
-    /// Serves until stopped (SIGINT/SIGTERM or the handle): in-flight requests finish first.
+    /// Serves until stopped, by SIGINT/SIGTERM or the [`Stopper`].
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let stopper = self.stopper.clone();
+        actix_web::rt::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("stop signal received: finishing requests, closing sockets");
+            stopper.stop().await;
+        });
         self.server.await
+    }
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM.
+async fn wait_for_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
     }
 }
 

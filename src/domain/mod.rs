@@ -3,6 +3,7 @@
 
 pub mod case;
 pub mod client;
+pub mod communication;
 pub mod input;
 pub mod time;
 pub mod user;

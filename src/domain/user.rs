@@ -13,6 +13,11 @@ string_enum! {
     Role { Admin => "admin", Supervisor => "supervisor", Agent => "agent" }
 }
 
+string_enum! {
+    /// Whether a user can be reached now, across all their sockets.
+    PresenceStatus { Online => "online", Away => "away", Busy => "busy", Offline => "offline" }
+}
+
 /// A user as shown to clients; the password hash never leaves the store.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct User {

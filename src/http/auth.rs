@@ -63,20 +63,24 @@ impl FromRequest for AuthUser {
         Box::pin(async move {
             let state =
                 state.ok_or_else(|| ApiError::Internal("application state missing".into()))?;
-            let token =
-                token.ok_or_else(|| ApiError::Unauthorized("Missing bearer token".into()))?;
-            let unauthorized = || ApiError::Unauthorized("Invalid or expired token".into());
-            let claims = state.tokens.verify(&token).ok_or_else(unauthorized)?;
-            let user_id = claims.user_id().ok_or_else(unauthorized)?;
-            let user = state
-                .store
-                .find_token_user(user_id, &claims.jti, claims.tgen)
-                .await?
-                .ok_or_else(unauthorized)?;
-            tracing::Span::current().record("user_id", user.id);
-            Ok(AuthUser { user, claims })
+            authenticate(&state, token).await
         })
     }
+}
+
+/// Checks a bearer token: valid signature, not expired, not revoked, its user active.
+pub async fn authenticate(state: &AppState, token: Option<String>) -> Result<AuthUser, ApiError> {
+    let token = token.ok_or_else(|| ApiError::Unauthorized("Missing bearer token".into()))?;
+    let unauthorized = || ApiError::Unauthorized("Invalid or expired token".into());
+    let claims = state.tokens.verify(&token).ok_or_else(unauthorized)?;
+    let user_id = claims.user_id().ok_or_else(unauthorized)?;
+    let user = state
+        .store
+        .find_token_user(user_id, &claims.jti, claims.tgen)
+        .await?
+        .ok_or_else(unauthorized)?;
+    tracing::Span::current().record("user_id", user.id);
+    Ok(AuthUser { user, claims })
 }
 
 /// POST /api/v1/auth/login

@@ -1,4 +1,5 @@
 //! `/cases`: create, list, read (recorded as a view), update, soft delete, history.
+//! Updates and deletes go through the case's session, so they apply one at a time.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -9,6 +10,7 @@ use super::extract::{JsonBody, QueryParams, enum_value, id_value, idempotency_ke
 use crate::domain::case::{CasePatch, NewCase};
 use crate::domain::input;
 use crate::error::ApiError;
+use crate::realtime::case_session::{DeleteCase, UpdateCase};
 use crate::store::{Assignee, CaseFilter, CaseSort, SortOrder};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -93,7 +95,11 @@ async fn update_case(
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&id, "Case")?;
     let patch = CasePatch::parse(body.fields).map_err(ApiError::invalid)?;
-    let case = state.store.update_case(id, &auth.user, &patch).await?;
+    let update = UpdateCase {
+        actor: auth.user,
+        patch,
+    };
+    let case = state.realtime.on_case(id, update).await?;
     Ok(envelope::ok(case, "Case updated"))
 }
 
@@ -105,7 +111,8 @@ async fn delete_case(
 ) -> Result<HttpResponse, ApiError> {
     auth.require_supervisor()?;
     let id = path_id(&id, "Case")?;
-    let case = state.store.delete_case(id, &auth.user).await?;
+    let delete = DeleteCase { actor: auth.user };
+    let case = state.realtime.on_case(id, delete).await?;
     Ok(envelope::ok(case, "Case deleted"))
 }
 

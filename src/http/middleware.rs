@@ -1,7 +1,9 @@
 //! Around every request: a request id, a tracing span with the outcome, and the error envelope
 //! for answers the framework produced itself (unknown routes, wrong methods, …).
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -10,7 +12,7 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use tracing::Instrument;
 
-use super::envelope;
+use super::{AppState, envelope};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -38,6 +40,9 @@ pub async fn request_context(
         status = tracing::field::Empty,
         latency_ms = tracing::field::Empty,
     );
+    let _in_flight = req
+        .app_data::<actix_web::web::Data<AppState>>()
+        .map(|state| state.in_flight.enter());
     let started = Instant::now();
     let response = next.call(req).instrument(span.clone()).await?;
     let mut response = with_envelope(response.map_into_boxed_body());
@@ -85,4 +90,32 @@ fn with_envelope(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody>
         }
     }
     ServiceResponse::new(request, replacement)
+}
+
+/// Counts the requests being handled, so shutdown can wait for them.
+#[derive(Clone, Default)]
+pub struct InFlight(Arc<AtomicUsize>);
+
+/// One request being handled.
+pub struct InFlightGuard(Arc<AtomicUsize>);
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl InFlight {
+    fn enter(&self) -> InFlightGuard {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        InFlightGuard(self.0.clone())
+    }
+
+    /// Waits until no request is being handled, or `timeout` passes.
+    pub async fn wait_idle(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.0.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            actix_web::rt::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
 }

@@ -3,11 +3,13 @@
 mod auth;
 mod cases;
 mod clients;
+mod communications;
 pub mod envelope;
 mod extract;
 mod health;
 pub mod middleware;
 mod users;
+mod ws;
 
 use std::net::IpAddr;
 
@@ -16,11 +18,15 @@ use actix_web::{HttpResponse, web};
 use crate::auth::password::Passwords;
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::token::Tokens;
+use crate::realtime::Realtime;
 use crate::store::Store;
 
 /// What every handler can reach.
 pub struct AppState {
     pub store: Store,
+    pub realtime: Realtime,
+    /// Requests being handled now (a WebSocket counts only during its upgrade).
+    pub in_flight: middleware::InFlight,
     pub tokens: Tokens,
     pub throttle: LoginThrottle,
     pub passwords: Passwords,
@@ -74,7 +80,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/auth/logout").route(web::post().to(auth::logout)))
             .configure(cases::routes)
             .configure(clients::routes)
-            .configure(users::routes),
+            .configure(users::routes)
+            .configure(communications::routes)
+            .configure(ws::routes),
     );
 }
 

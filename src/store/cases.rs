@@ -7,7 +7,7 @@ use sqlx::{AssertSqlSafe, FromRow};
 
 use super::events::{self, NewEvent, case_topics};
 use super::sql::{Bind, Filter, ListPage};
-use super::{Created, IdempotencyKey, Store, StoreError, parse_column};
+use super::{Created, IdempotencyKey, Store, StoreError, WriteTx, parse_column};
 use crate::domain::Channel;
 use crate::domain::case::{Case, CasePatch, CaseStatus, NewCase, Priority, search_text};
 use crate::domain::time::Timestamp;
@@ -144,8 +144,8 @@ impl Store {
         new: &NewCase,
         key: Option<&IdempotencyKey>,
     ) -> Result<Created<Case>, StoreError> {
-        self.create_idempotent(key, async |conn: &mut AnyConnection| {
-            check_references(conn, new.client_id, new.assigned_to).await?;
+        self.create_idempotent(key, async |tx: &mut WriteTx| {
+            check_references(tx.conn(), new.client_id, new.assigned_to).await?;
             let now = Timestamp::now();
             let closed_at = (new.status == CaseStatus::Closed).then_some(now.millis());
             let row: CaseRow = sqlx::query_as(AssertSqlSafe(format!(
@@ -165,7 +165,7 @@ impl Store {
             .bind(now.millis())
             .bind(closed_at)
             .bind(search_text(&new.title, new.narrative.as_deref()))
-            .fetch_one(&mut *conn)
+            .fetch_one(tx.conn())
             .await?;
             let case = Case::try_from(row)?;
             let changes = case.creation_changes();
@@ -175,10 +175,10 @@ impl Store {
                 actor_id: Some(actor.id),
                 data: &case,
                 changes: Some(&changes),
-                topics: &case_topics(case.id),
+                topics: &case_topics(case.id, &[case.assigned_to]),
                 at: now,
             };
-            events::append(conn, event).await?;
+            events::append(tx, event).await?;
             Ok(case)
         })
         .await
@@ -207,7 +207,7 @@ impl Store {
             topics: &[],
             at: Timestamp::now(),
         };
-        events::append(tx.conn(), event).await?;
+        events::append(&mut tx, event).await?;
         tx.commit().await?;
         Ok(case)
     }
@@ -293,6 +293,7 @@ impl Store {
             .filter(|id| Some(*id) != case.assigned_to);
         check_references(tx.conn(), client_changes, assignee_changes).await?;
         let now = Timestamp::now();
+        let previous_assignee = case.assigned_to;
         let changes = case.apply(patch, now);
         if changes.is_empty() {
             return Ok(case);
@@ -331,10 +332,11 @@ impl Store {
             actor_id: Some(actor.id),
             data: &case,
             changes: Some(&changes),
-            topics: &case_topics(id),
+            // A change of assignee reaches both the old and the new assignee's feed.
+            topics: &case_topics(id, &assignment_change(previous_assignee, case.assigned_to)),
             at: now,
         };
-        events::append(tx.conn(), event).await?;
+        events::append(&mut tx, event).await?;
         tx.commit().await?;
         Ok(case)
     }
@@ -355,10 +357,10 @@ impl Store {
             actor_id: Some(actor.id),
             data: &case,
             changes: None,
-            topics: &case_topics(id),
+            topics: &case_topics(id, &[case.assigned_to]),
             at: now,
         };
-        events::append(tx.conn(), event).await?;
+        events::append(&mut tx, event).await?;
         tx.commit().await?;
         Ok(case)
     }
@@ -402,6 +404,15 @@ impl Store {
         .fetch_optional(conn)
         .await?;
         row.ok_or(StoreError::NotFound("Case"))?.try_into()
+    }
+}
+
+/// The assignees to tell about a change: both sides of an assignment change, else nobody.
+fn assignment_change(before: Option<i64>, after: Option<i64>) -> Vec<Option<i64>> {
+    if before == after {
+        Vec::new()
+    } else {
+        vec![before, after]
     }
 }
 

@@ -1,10 +1,9 @@
 //! Clients: the children and callers cases are about.
 
-use sqlx::AnyConnection;
 use sqlx::{AssertSqlSafe, FromRow};
 
 use super::sql::{Filter, ListPage};
-use super::{Created, IdempotencyKey, Store, StoreError, parse_column};
+use super::{Created, IdempotencyKey, Store, StoreError, WriteTx, parse_column};
 use crate::domain::client::{Client, ClientFields};
 use crate::domain::time::Timestamp;
 
@@ -104,7 +103,7 @@ impl Store {
             updated_at: now,
         };
         client.apply(fields, now);
-        self.create_idempotent(key, async |conn: &mut AnyConnection| {
+        self.create_idempotent(key, async |tx: &mut WriteTx| {
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO clients (name, phone, email, age, gender, location, language, notes, \
                  created_at, updated_at, search_text) \
@@ -120,7 +119,7 @@ impl Store {
             .bind(client.notes.clone())
             .bind(now.millis())
             .bind(client.search_text())
-            .fetch_one(conn)
+            .fetch_one(tx.conn())
             .await?;
             Ok(Client {
                 id,

@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::AnyConnection;
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, WriteTx};
 use crate::domain::time::Timestamp;
 
 /// How long a key is remembered.
@@ -32,7 +32,7 @@ impl Store {
     pub(crate) async fn create_idempotent<T: Serialize>(
         &self,
         key: Option<&IdempotencyKey>,
-        create: impl AsyncFnOnce(&mut AnyConnection) -> Result<T, StoreError>,
+        create: impl AsyncFnOnce(&mut WriteTx) -> Result<T, StoreError>,
     ) -> Result<Created<T>, StoreError> {
         let mut tx = self.begin_write().await?;
         if let Some(key) = key
@@ -40,7 +40,7 @@ impl Store {
         {
             return Ok(Created::Replayed(previous));
         }
-        let created = create(tx.conn()).await?;
+        let created = create(&mut tx).await?;
         if let Some(key) = key {
             let response = serde_json::to_string(&created).unwrap_or_else(|_| "null".into());
             sqlx::query(

@@ -4,6 +4,7 @@
 mod auth;
 mod cases;
 mod clients;
+mod communications;
 mod events;
 mod idempotency;
 mod sql;
@@ -21,6 +22,8 @@ use crate::error::FieldError;
 
 pub use cases::{Assignee, CaseFilter, CaseSort, HistoryEntry};
 pub use clients::{ClientFilter, ClientSort};
+pub use communications::{CommunicationFilter, CommunicationSort};
+pub use events::{LoggedEvent, Publisher, TopicEvent};
 pub use idempotency::{Created, IdempotencyKey};
 pub use sql::{ListPage, SortOrder};
 pub use users::{LoginRecord, UserFilter, UserSort};
@@ -115,12 +118,16 @@ pub struct Store {
     pool: AnyPool,
     dialect: Dialect,
     write_gate: Option<Arc<Mutex<()>>>,
+    publisher: Option<Publisher>,
 }
 
-/// A write transaction, holding the write gate (SQLite) until it commits or drops.
-struct WriteTx {
+/// A write transaction, holding the write gate (SQLite) until it commits or drops. The events
+/// it appends are published only once it has committed: nothing is pushed for a rollback.
+pub(crate) struct WriteTx {
     tx: Transaction<'static, sqlx::Any>,
     _gate: Option<OwnedMutexGuard<()>>,
+    published: Vec<TopicEvent>,
+    publisher: Option<Publisher>,
 }
 
 impl WriteTx {
@@ -130,6 +137,13 @@ impl WriteTx {
 
     async fn commit(self) -> Result<(), StoreError> {
         self.tx.commit().await?;
+        // Published while the SQLite write gate is still held, so the hub hears of a topic's
+        // events in seq order (on PostgreSQL the subscriber's gap check restores the order).
+        if let Some(publish) = &self.publisher
+            && !self.published.is_empty()
+        {
+            publish(self.published);
+        }
         Ok(())
     }
 }
@@ -186,7 +200,14 @@ impl Store {
             pool,
             dialect,
             write_gate,
+            publisher: None,
         })
+    }
+
+    /// The same store, handing the events of every committed transaction to `publisher`.
+    pub fn with_publisher(mut self, publisher: Publisher) -> Self {
+        self.publisher = Some(publisher);
+        self
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -215,7 +236,12 @@ impl Store {
             Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Dialect::Postgres => self.pool.begin().await?,
         };
-        Ok(WriteTx { tx, _gate: gate })
+        Ok(WriteTx {
+            tx,
+            _gate: gate,
+            published: Vec::new(),
+            publisher: self.publisher.clone(),
+        })
     }
 }
 

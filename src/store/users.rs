@@ -1,12 +1,11 @@
 //! Users: accounts, roles, deactivation, and the last-admin rule.
 
 use serde_json::json;
-use sqlx::AnyConnection;
 use sqlx::FromRow;
 
 use super::events::{self, NewEvent};
 use super::sql::{Bind, Filter, ListPage};
-use super::{Created, IdempotencyKey, Store, StoreError, is_unique_violation};
+use super::{Created, IdempotencyKey, Store, StoreError, WriteTx, is_unique_violation};
 use crate::domain::time::Timestamp;
 use crate::domain::user::{NewUser, Role, User, UserPatch};
 
@@ -148,7 +147,7 @@ impl Store {
         password_hash: String,
         key: Option<&IdempotencyKey>,
     ) -> Result<Created<User>, StoreError> {
-        self.create_idempotent(key, async |conn: &mut AnyConnection| {
+        self.create_idempotent(key, async |tx: &mut WriteTx| {
             let now = Timestamp::now();
             let row: UserRow = sqlx::query_as(
                 "INSERT INTO users (name, email, role, active, password_hash, created_at, updated_at) \
@@ -161,7 +160,7 @@ impl Store {
             .bind(i64::from(new.active))
             .bind(password_hash)
             .bind(now.millis())
-            .fetch_one(&mut *conn)
+            .fetch_one(tx.conn())
             .await
             .map_err(email_conflict)?;
             let user = User::try_from(row)?;
@@ -174,7 +173,7 @@ impl Store {
                 topics: &["users".to_string()],
                 at: now,
             };
-            events::append(conn, event).await?;
+            events::append(tx, event).await?;
             Ok(user)
         })
         .await
@@ -222,6 +221,17 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         row.map(User::try_from).transpose()
+    }
+
+    /// Sets `last_seen_at` of a user whose socket connected or went away.
+    pub async fn touch_last_seen(&self, user_id: i64, at: Timestamp) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE users SET last_seen_at = $1 WHERE id = $2")
+            .bind(at.millis())
+            .bind(user_id)
+            .execute(tx.conn())
+            .await?;
+        tx.commit().await
     }
 
     /// Notes that `user` just logged in (`last_seen_at`).

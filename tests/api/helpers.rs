@@ -2,8 +2,7 @@
 //! PostgreSQL database when `HELPLINE_TEST_DATABASE_URL` is set. `TestApp` has one helper per
 //! kind of request; every helper returns the status, headers and parsed JSON body.
 
-use actix_web::dev::ServerHandle;
-use helpline::{Application, Settings};
+use helpline::{Application, Settings, Stopper};
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
@@ -138,7 +137,7 @@ pub struct TestApp {
     pub settings: Settings,
     pub client: reqwest::Client,
     pub admin: TestUser,
-    handle: ServerHandle,
+    stopper: Stopper,
     _db: TestDb,
 }
 
@@ -162,7 +161,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     settings.admin_email = ADMIN_EMAIL.into();
     settings.admin_password = Some(ADMIN_PASSWORD.into());
     configure(&mut settings);
-    let (address, handle) = start(settings.clone()).await;
+    let (address, stopper) = start(settings.clone()).await;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -178,7 +177,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         settings,
         client,
         admin: placeholder,
-        handle,
+        stopper,
         _db: db,
     };
     let login = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
@@ -188,12 +187,12 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     app
 }
 
-async fn start(settings: Settings) -> (String, ServerHandle) {
+async fn start(settings: Settings) -> (String, Stopper) {
     let app = Application::build(settings).await.expect("server starts");
     let address = format!("http://127.0.0.1:{}", app.port());
-    let handle = app.handle();
+    let stopper = app.stopper();
     actix_web::rt::spawn(app.run_until_stopped());
-    (address, handle)
+    (address, stopper)
 }
 
 impl TestApp {
@@ -205,14 +204,19 @@ impl TestApp {
         }
     }
 
+    /// Stops the server gracefully, as on SIGTERM.
+    pub async fn stop(&self) {
+        self.stopper.stop().await;
+    }
+
     /// Stops the server gracefully and starts a new one on the same database and settings.
     pub async fn restart(&mut self) {
-        self.handle.stop(true).await;
+        self.stop().await;
         let mut settings = self.settings.clone();
         settings.bind.set_port(0);
-        let (address, handle) = start(settings).await;
+        let (address, stopper) = start(settings).await;
         self.address = address;
-        self.handle = handle;
+        self.stopper = stopper;
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -324,8 +328,7 @@ pub async fn read(response: reqwest::Response) -> Resp {
 }
 
 impl TestApp {
-    /// The events published on `topic`, as (seq, event type), read straight from the database:
-    /// the black-box view of the events log until the WebSocket API serves it.
+    /// The events published on `topic`, as (seq, event type), read straight from the database.
     pub async fn topic_events(&self, topic: &str) -> Vec<(i64, String)> {
         sqlx::any::install_default_drivers();
         let mut conn = sqlx::AnyConnection::connect(&self.settings.database_url)

@@ -1,7 +1,12 @@
-//! Black-box tests: real HTTP against a server started per test, on a fresh database.
+//! Black-box tests: real HTTP and WebSocket clients against a server started per test, on a
+//! fresh database.
 
 mod auth_users;
 mod cases;
 mod clients_envelope;
+mod communications;
 mod helpers;
+mod realtime;
+mod realtime_frames;
+mod socket;
 mod storage;

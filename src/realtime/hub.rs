@@ -1,0 +1,209 @@
+//! The hub: topic → subscribed sockets. Committed events arrive here (in commit order per
+//! topic) and are framed once and handed to each subscriber's bounded queue. A subscriber
+//! whose queue is full is too slow: it is dropped from every topic and told to close (1008);
+//! it catches up from the log when it reconnects. So one slow reader never slows the others.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use actix::prelude::*;
+use bytestring::ByteString;
+
+use super::protocol;
+use super::ws_session::{Deliver, ShuttingDown, SocketId, TooSlow, WsSession};
+use crate::store::TopicEvent;
+
+struct Subscriber {
+    socket: Addr<WsSession>,
+    user_id: i64,
+}
+
+#[derive(Default)]
+pub struct Hub {
+    topics: HashMap<Arc<str>, HashMap<SocketId, Subscriber>>,
+    /// The topics of each socket, to forget it in one go.
+    by_socket: HashMap<SocketId, HashSet<Arc<str>>>,
+}
+
+impl Actor for Hub {
+    type Context = Context<Self>;
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Subscribe {
+    pub topic: String,
+    pub socket_id: SocketId,
+    pub user_id: i64,
+    pub socket: Addr<WsSession>,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Unsubscribe {
+    pub topic: String,
+    pub socket_id: SocketId,
+}
+
+/// The socket is gone: forget all its subscriptions.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Leave {
+    pub socket_id: SocketId,
+}
+
+/// Shutdown: every socket closes with 1001, after the events already handed to the hub.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CloseAll(pub Vec<Addr<WsSession>>);
+
+impl Handler<CloseAll> for Hub {
+    type Result = ();
+    fn handle(&mut self, CloseAll(sockets): CloseAll, _: &mut Context<Self>) {
+        for socket in sockets {
+            socket.do_send(ShuttingDown);
+        }
+    }
+}
+
+/// Events of a committed transaction.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Publish(pub Vec<TopicEvent>);
+
+/// A live-only frame (presence, typing, dashboard) for the subscribers of `topic`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Broadcast {
+    pub topic: String,
+    pub frame: ByteString,
+    /// The user whose own action this is: they are not told about it.
+    pub except_user: Option<i64>,
+}
+
+impl Handler<Subscribe> for Hub {
+    type Result = ();
+    fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) {
+        let topic: Arc<str> = self
+            .topics
+            .get_key_value(msg.topic.as_str())
+            .map(|(name, _)| name.clone())
+            .unwrap_or_else(|| msg.topic.as_str().into());
+        let subscriber = Subscriber {
+            socket: msg.socket,
+            user_id: msg.user_id,
+        };
+        self.topics
+            .entry(topic.clone())
+            .or_default()
+            .insert(msg.socket_id, subscriber);
+        self.by_socket
+            .entry(msg.socket_id)
+            .or_default()
+            .insert(topic);
+    }
+}
+
+impl Handler<Unsubscribe> for Hub {
+    type Result = ();
+    fn handle(&mut self, msg: Unsubscribe, _: &mut Context<Self>) {
+        self.remove(msg.socket_id, &msg.topic);
+        if let Some(topics) = self.by_socket.get_mut(&msg.socket_id) {
+            topics.remove(msg.topic.as_str());
+            if topics.is_empty() {
+                self.by_socket.remove(&msg.socket_id);
+            }
+        }
+    }
+}
+
+impl Handler<Leave> for Hub {
+    type Result = ();
+    fn handle(&mut self, msg: Leave, _: &mut Context<Self>) {
+        self.leave(msg.socket_id);
+    }
+}
+
+impl Handler<Publish> for Hub {
+    type Result = ();
+    fn handle(&mut self, Publish(events): Publish, _: &mut Context<Self>) {
+        let mut too_slow = Vec::new();
+        for event in events {
+            let Some((topic, subscribers)) = self.topics.get_key_value(event.topic.as_str()) else {
+                continue;
+            };
+            let frame = protocol::event(&event);
+            for (socket_id, subscriber) in subscribers {
+                let deliver = Deliver {
+                    topic: topic.clone(),
+                    seq: Some(event.seq),
+                    frame: frame.clone(),
+                };
+                if subscriber.socket.try_send(deliver).is_err() {
+                    too_slow.push((*socket_id, subscriber.socket.clone()));
+                }
+            }
+        }
+        self.drop_slow(too_slow);
+    }
+}
+
+impl Handler<Broadcast> for Hub {
+    type Result = ();
+    fn handle(&mut self, msg: Broadcast, _: &mut Context<Self>) {
+        self.broadcast(&msg.topic, msg.frame, msg.except_user);
+    }
+}
+
+impl Hub {
+    fn broadcast(&mut self, topic: &str, frame: ByteString, except_user: Option<i64>) {
+        let Some((topic, subscribers)) = self.topics.get_key_value(topic) else {
+            return;
+        };
+        let mut too_slow = Vec::new();
+        for (socket_id, subscriber) in subscribers {
+            if Some(subscriber.user_id) == except_user {
+                continue;
+            }
+            let deliver = Deliver {
+                topic: topic.clone(),
+                seq: None,
+                frame: frame.clone(),
+            };
+            if subscriber.socket.try_send(deliver).is_err() {
+                too_slow.push((*socket_id, subscriber.socket.clone()));
+            }
+        }
+        self.drop_slow(too_slow);
+    }
+
+    /// Sockets whose queue is full (or that are gone) leave every topic; the live ones are
+    /// told to close with 1008. `do_send` ignores the full queue, so the notice always lands.
+    fn drop_slow(&mut self, sockets: Vec<(SocketId, Addr<WsSession>)>) {
+        for (socket_id, socket) in sockets {
+            if self.leave(socket_id) && socket.connected() {
+                socket.do_send(TooSlow);
+            }
+        }
+    }
+
+    /// Forgets a socket; whether it was known.
+    fn leave(&mut self, socket_id: SocketId) -> bool {
+        let Some(topics) = self.by_socket.remove(&socket_id) else {
+            return false;
+        };
+        for topic in topics {
+            self.remove(socket_id, &topic);
+        }
+        true
+    }
+
+    fn remove(&mut self, socket_id: SocketId, topic: &str) {
+        if let Some(subscribers) = self.topics.get_mut(topic) {
+            subscribers.remove(&socket_id);
+            if subscribers.is_empty() {
+                self.topics.remove(topic);
+            }
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! `/communications`: create, read, list, validation, idempotency.

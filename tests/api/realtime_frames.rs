@@ -1,0 +1,1 @@
+//! The WebSocket frames one by one: errors, topic permissions, presence, typing, caps.
