@@ -137,6 +137,13 @@ pub struct Settings {
           value_parser = clap::value_parser!(u32).range(16..=1_000_000))]
     pub ws_queue: u32,
 
+    /// Kernel send buffer of each connection, in bytes (default: the OS's, which on Linux grows
+    /// to 4 MiB). Smaller bounds the memory a client that stops reading can hold, and finds
+    /// slow WebSocket readers sooner.
+    #[arg(long, env = "HELPLINE_SEND_BUFFER_BYTES", value_name = "HELPLINE_SEND_BUFFER_BYTES",
+          value_parser = clap::value_parser!(u32).range(4096..))]
+    pub send_buffer_bytes: Option<u32>,
+
     /// How often the server pings a socket.
     #[arg(long, env = "HELPLINE_WS_PING_INTERVAL", value_name = "HELPLINE_WS_PING_INTERVAL", default_value = "15s", value_parser = parse_duration)]
     pub ws_ping_interval: Duration,
@@ -176,6 +183,7 @@ impl Settings {
             workers: Some(2),
             ws_max_per_user: 20,
             ws_queue: 512,
+            send_buffer_bytes: None,
             ws_ping_interval: Duration::from_secs(15),
             ws_timeout: Duration::from_secs(45),
             presence_grace: Duration::from_secs(5),

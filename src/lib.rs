@@ -95,7 +95,7 @@ impl Application {
             request_hash_key: derive_key(&secret, "idempotency request hash"),
             trusted_proxies: settings.trusted_proxies.clone(),
         });
-        let listener = TcpListener::bind(settings.bind)
+        let listener = listen(settings.bind, settings.send_buffer_bytes)
             .map_err(|e| format!("HELPLINE_BIND: cannot listen on {}: {e}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let max_body = usize::try_from(settings.max_body_bytes)?;
@@ -154,6 +154,23 @@ impl Application {
         });
         self.server.await
     }
+}
+
+/// The listening socket; accepted connections inherit its send buffer size.
+fn listen(address: std::net::SocketAddr, send_buffer: Option<u32>) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    if let Some(bytes) = send_buffer {
+        socket.set_send_buffer_size(usize::try_from(bytes).unwrap_or(usize::MAX))?;
+    }
+    socket.bind(&address.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
 }
 
 /// SIGINT (Ctrl-C) or SIGTERM.

@@ -19,6 +19,8 @@ pub const WAIT: Duration = Duration::from_secs(10);
 
 pub struct Socket {
     stream: WebSocketStream<TcpStream>,
+    /// The server's close frame, once read: `Some(code)`.
+    closed: Option<Option<CloseCode>>,
 }
 
 /// How to present the token at the upgrade.
@@ -68,7 +70,10 @@ impl TestApp {
             .await
             .expect("connect");
         match tokio_tungstenite::client_async(request, tcp).await {
-            Ok((stream, _)) => Ok(Socket { stream }),
+            Ok((stream, _)) => Ok(Socket {
+                stream,
+                closed: None,
+            }),
             Err(WsError::Http(response)) => Err(response.status().as_u16()),
             Err(error) => panic!("WebSocket handshake failed: {error}"),
         }
@@ -98,6 +103,10 @@ impl Socket {
                     return Some(serde_json::from_str(&text).expect("frames are JSON"));
                 }
                 Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+                Ok(Message::Close(frame)) => {
+                    self.closed = Some(frame.map(|f| f.code));
+                    return None;
+                }
                 Ok(_) | Err(_) => return None,
             }
         }
@@ -157,6 +166,9 @@ impl Socket {
     /// Reads until the server closes; the close code (`None` when the TCP connection ended
     /// without a close frame).
     pub async fn close_code(&mut self) -> Option<CloseCode> {
+        if let Some(code) = self.closed {
+            return code;
+        }
         loop {
             let message = tokio::time::timeout(WAIT, self.stream.next())
                 .await
