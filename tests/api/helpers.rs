@@ -12,7 +12,7 @@ pub const ADMIN_EMAIL: &str = "admin@localhost";
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
 
 /// A database made for one test and dropped after it.
-enum TestDb {
+pub enum TestDb {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
     Postgres { server_url: String, name: String },
 }
@@ -43,7 +43,8 @@ impl Drop for TestDb {
     }
 }
 
-async fn fresh_database() -> (TestDb, String) {
+/// A fresh, empty database: its guard (drop it to delete the database) and its URL.
+pub async fn fresh_database() -> (TestDb, String) {
     match std::env::var("HELPLINE_TEST_DATABASE_URL") {
         Ok(server_url) if !server_url.is_empty() => {
             let name = format!("helpline_test_{}", uuid::Uuid::new_v4().simple());

@@ -6,6 +6,7 @@ mod cases;
 mod clients_envelope;
 mod communications;
 mod helpers;
+mod process;
 mod realtime;
 mod realtime_frames;
 mod socket;

@@ -37,7 +37,10 @@ async fn a_new_message_reaches_an_agent_and_a_supervisor_on_the_case_topic() {
         .await;
     assert_eq!(posted.status, 201, "{}", posted.body);
     for socket in [&mut agent_socket, &mut supervisor_socket] {
-        let event = socket.events(&topic, 1).await.remove(0);
+        let event = socket
+            .next_within(Duration::from_secs(1))
+            .await
+            .expect("the event within a second");
         assert_eq!(event["event"], "message.received");
         assert_eq!(event["seq"], 2);
         assert_eq!(event["data"]["body"], "I need help");

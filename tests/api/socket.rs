@@ -51,32 +51,42 @@ impl TestApp {
         auth: Auth<'_>,
         recv_buffer: Option<u32>,
     ) -> Result<Socket, u16> {
-        let host = self.address.trim_start_matches("http://");
-        let mut url = format!("ws://{host}/api/v1/ws");
-        if let Auth::Query(token) = auth {
-            url.push_str(&format!("?token={token}"));
-        }
-        let mut request = url.into_client_request().expect("request");
-        if let Auth::Header(token) = auth {
-            let value = HeaderValue::from_str(&format!("Bearer {token}")).expect("header");
-            request.headers_mut().insert("authorization", value);
-        }
-        let socket = TcpSocket::new_v4().expect("socket");
-        if let Some(size) = recv_buffer {
-            socket.set_recv_buffer_size(size).expect("recv buffer");
-        }
-        let tcp = socket
-            .connect(host.parse().expect("address"))
-            .await
-            .expect("connect");
-        match tokio_tungstenite::client_async(request, tcp).await {
-            Ok((stream, _)) => Ok(Socket {
-                stream,
-                closed: None,
-            }),
-            Err(WsError::Http(response)) => Err(response.status().as_u16()),
-            Err(error) => panic!("WebSocket handshake failed: {error}"),
-        }
+        open_socket(&self.address, auth, recv_buffer).await
+    }
+}
+
+/// Opens a socket to the server at `address` (`http://host:port`), or returns the HTTP status
+/// it was refused with.
+pub async fn open_socket(
+    address: &str,
+    auth: Auth<'_>,
+    recv_buffer: Option<u32>,
+) -> Result<Socket, u16> {
+    let host = address.trim_start_matches("http://");
+    let mut url = format!("ws://{host}/api/v1/ws");
+    if let Auth::Query(token) = auth {
+        url.push_str(&format!("?token={token}"));
+    }
+    let mut request = url.into_client_request().expect("request");
+    if let Auth::Header(token) = auth {
+        let value = HeaderValue::from_str(&format!("Bearer {token}")).expect("header");
+        request.headers_mut().insert("authorization", value);
+    }
+    let socket = TcpSocket::new_v4().expect("socket");
+    if let Some(size) = recv_buffer {
+        socket.set_recv_buffer_size(size).expect("recv buffer");
+    }
+    let tcp = socket
+        .connect(host.parse().expect("address"))
+        .await
+        .expect("connect");
+    match tokio_tungstenite::client_async(request, tcp).await {
+        Ok((stream, _)) => Ok(Socket {
+            stream,
+            closed: None,
+        }),
+        Err(WsError::Http(response)) => Err(response.status().as_u16()),
+        Err(error) => panic!("WebSocket handshake failed: {error}"),
     }
 }
 
