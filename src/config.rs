@@ -144,6 +144,21 @@ pub struct Settings {
           value_parser = clap::value_parser!(u32).range(4096..))]
     pub send_buffer_bytes: Option<u32>,
 
+    /// Redis, the bus between nodes (`redis://host:6379`): set it when several nodes share one
+    /// PostgreSQL database. Unset, events stay in this process.
+    #[arg(long, env = "HELPLINE_REDIS_URL", value_name = "HELPLINE_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// The Redis channel the nodes of one deployment share; give each deployment on the same
+    /// Redis its own.
+    #[arg(
+        long,
+        env = "HELPLINE_REDIS_CHANNEL",
+        value_name = "HELPLINE_REDIS_CHANNEL",
+        default_value = "helpline:events"
+    )]
+    pub redis_channel: String,
+
     /// How often the server pings a socket.
     #[arg(long, env = "HELPLINE_WS_PING_INTERVAL", value_name = "HELPLINE_WS_PING_INTERVAL", default_value = "15s", value_parser = parse_duration)]
     pub ws_ping_interval: Duration,
@@ -184,6 +199,8 @@ impl Settings {
             ws_max_per_user: 20,
             ws_queue: 512,
             send_buffer_bytes: None,
+            redis_url: None,
+            redis_channel: "helpline:events".into(),
             ws_ping_interval: Duration::from_secs(15),
             ws_timeout: Duration::from_secs(45),
             presence_grace: Duration::from_secs(5),

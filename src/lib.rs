@@ -78,7 +78,9 @@ impl Application {
         let tokens = Tokens::new(secret.as_bytes(), settings.token_ttl)?;
         let passwords = Passwords::default();
         bootstrap_admin(&store, &settings, &passwords).await?;
-        let realtime = Realtime::start(store, &settings);
+        let realtime = Realtime::start(store, &settings)
+            .await
+            .map_err(|e| format!("HELPLINE_REDIS_URL: cannot reach Redis: {e}"))?;
         let in_flight = InFlight::default();
 
         let state = web::Data::new(AppState {

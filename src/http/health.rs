@@ -1,4 +1,4 @@
-//! `GET /health`: whether the server can reach its storage.
+//! `GET /health`: whether the server can reach its storage, and how it hears other nodes.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -9,8 +9,14 @@ use super::envelope;
 
 /// GET /health (also under /api/v1): 200 when storage answers, 503 when it does not.
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
+    let bus = match &state.realtime.bus {
+        None => "in-process",
+        Some(bus) if bus.is_connected() => "ok",
+        // Events still reach every socket, from the log, at the next event of their topic.
+        Some(_) => "reconnecting",
+    };
     match state.store.ping().await {
-        Ok(()) => envelope::ok(json!({ "storage": "ok", "bus": "in-process" }), "Healthy"),
+        Ok(()) => envelope::ok(json!({ "storage": "ok", "bus": bus }), "Healthy"),
         Err(error) => {
             tracing::warn!(%error, "health check: storage unreachable");
             envelope::error(

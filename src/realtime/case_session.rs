@@ -221,6 +221,7 @@ impl Handler<Typing> for CaseSession {
                     topic: format!("case:{}", session.case_id),
                     frame: protocol::typing(session.case_id, msg.user_id),
                     except_user: Some(msg.user_id),
+                    from_bus: false,
                 });
             }
             Ok(())

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use bytestring::ByteString;
 
+use super::bus::{BusMessage, BusSender};
 use super::protocol;
 use super::ws_session::{Deliver, ShuttingDown, SocketId, TooSlow, WsSession};
 use crate::store::TopicEvent;
@@ -23,6 +24,8 @@ pub struct Hub {
     topics: HashMap<Arc<str>, HashMap<SocketId, Subscriber>>,
     /// The topics of each socket, to forget it in one go.
     by_socket: HashMap<SocketId, HashSet<Arc<str>>>,
+    /// The other nodes, when there are any (`HELPLINE_REDIS_URL`).
+    bus: Option<BusSender>,
 }
 
 impl Actor for Hub {
@@ -66,10 +69,25 @@ impl Handler<CloseAll> for Hub {
     }
 }
 
-/// Events of a committed transaction.
+/// From now on, what is published here also goes to the other nodes.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Publish(pub Vec<TopicEvent>);
+pub struct AttachBus(pub BusSender);
+
+impl Handler<AttachBus> for Hub {
+    type Result = ();
+    fn handle(&mut self, AttachBus(bus): AttachBus, _: &mut Context<Self>) {
+        self.bus = Some(bus);
+    }
+}
+
+/// Events of a committed transaction, of this node or (`from_bus`) of another.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Publish {
+    pub events: Vec<TopicEvent>,
+    pub from_bus: bool,
+}
 
 /// A live-only frame (presence, typing, dashboard) for the subscribers of `topic`.
 #[derive(Message)]
@@ -79,6 +97,8 @@ pub struct Broadcast {
     pub frame: ByteString,
     /// The user whose own action this is: they are not told about it.
     pub except_user: Option<i64>,
+    /// Sent by another node.
+    pub from_bus: bool,
 }
 
 impl Handler<Subscribe> for Hub {
@@ -126,7 +146,10 @@ impl Handler<Leave> for Hub {
 
 impl Handler<Publish> for Hub {
     type Result = ();
-    fn handle(&mut self, Publish(events): Publish, _: &mut Context<Self>) {
+    fn handle(&mut self, Publish { events, from_bus }: Publish, _: &mut Context<Self>) {
+        if let Some(bus) = self.bus.as_ref().filter(|_| !from_bus) {
+            bus.send(BusMessage::events(&events));
+        }
         let mut too_slow = Vec::new();
         for event in events {
             let Some((topic, subscribers)) = self.topics.get_key_value(event.topic.as_str()) else {
@@ -151,6 +174,13 @@ impl Handler<Publish> for Hub {
 impl Handler<Broadcast> for Hub {
     type Result = ();
     fn handle(&mut self, msg: Broadcast, _: &mut Context<Self>) {
+        if let Some(bus) = self.bus.as_ref().filter(|_| !msg.from_bus) {
+            bus.send(BusMessage::Broadcast {
+                topic: msg.topic.clone(),
+                frame: msg.frame.to_string(),
+                except_user: msg.except_user,
+            });
+        }
         self.broadcast(&msg.topic, msg.frame, msg.except_user);
     }
 }

@@ -1,6 +1,7 @@
 //! The live side: actors that own case sessions, presence and the fan-out of committed events
 //! to WebSockets. REST handlers reach them through [`Realtime`].
 
+pub mod bus;
 pub mod case_session;
 pub mod hub;
 pub mod presence;
@@ -17,8 +18,9 @@ use dashmap::DashMap;
 
 use crate::config::Settings;
 use crate::store::{Store, StoreError};
+use bus::BusHealth;
 use case_session::{CaseSession, CaseSessions};
-use hub::{CloseAll, Hub, Publish};
+use hub::{AttachBus, CloseAll, Hub, Publish};
 use presence::Presence;
 use sockets::Sockets;
 
@@ -43,18 +45,34 @@ pub struct Realtime {
     sessions: CaseSessions,
     /// Where case sessions run: the arbiter that built the application.
     home: ArbiterHandle,
+    /// The bus to other nodes, when configured.
+    pub bus: Option<BusHealth>,
 }
 
 impl Realtime {
-    /// Starts the hub and presence on the current arbiter and connects `store` to the hub.
-    pub fn start(store: Store, settings: &Settings) -> Realtime {
+    /// Starts the hub and presence on the current arbiter, connects `store` to the hub, and
+    /// the hub to the other nodes when `HELPLINE_REDIS_URL` is set.
+    pub async fn start(store: Store, settings: &Settings) -> Result<Realtime, redis::RedisError> {
         let hub = Hub::default().start();
+        let bus = match &settings.redis_url {
+            Some(url) => {
+                let (sender, health) =
+                    bus::connect(url, settings.redis_channel.clone(), hub.clone()).await?;
+                hub.do_send(AttachBus(sender));
+                tracing::info!(channel = %settings.redis_channel, "bus: connected to Redis");
+                Some(health)
+            }
+            None => None,
+        };
         let publisher = hub.clone();
         let store = store.with_publisher(Arc::new(move |events| {
-            publisher.do_send(Publish(events));
+            publisher.do_send(Publish {
+                events,
+                from_bus: false,
+            });
         }));
         let presence = Presence::new(hub.clone(), store.clone(), settings.presence_grace).start();
-        Realtime {
+        Ok(Realtime {
             hub,
             presence,
             store,
@@ -67,7 +85,8 @@ impl Realtime {
             },
             sessions: Arc::new(DashMap::new()),
             home: Arbiter::current(),
-        }
+            bus,
+        })
     }
 
     /// The session of case `id`, started when there is none.

@@ -53,6 +53,7 @@ impl Presence {
             topic: "presence".into(),
             frame: protocol::presence(user_id, status, at),
             except_user: None,
+            from_bus: false,
         });
     }
 

@@ -210,6 +210,13 @@ impl TestApp {
         self.stopper.stop().await;
     }
 
+    /// Starts another node on the same database and settings: its address and its stopper.
+    pub async fn start_node(&self) -> (String, Stopper) {
+        let mut settings = self.settings.clone();
+        settings.bind.set_port(0);
+        start(settings).await
+    }
+
     /// Stops the server gracefully and starts a new one on the same database and settings.
     pub async fn restart(&mut self) {
         self.stop().await;

@@ -4,6 +4,7 @@
 mod auth_users;
 mod cases;
 mod clients_envelope;
+mod cluster;
 mod communications;
 mod helpers;
 mod process;
