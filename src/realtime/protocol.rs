@@ -17,7 +17,8 @@ pub enum ClientFrame {
     Unsubscribe { topic: String },
     Presence { status: String },
     Typing { case_id: i64 },
-    Ping,
+    // A struct variant, so that unknown fields are refused here too.
+    Ping {},
 }
 
 /// What a socket can subscribe to.

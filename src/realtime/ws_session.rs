@@ -116,7 +116,7 @@ impl WsSession {
             }
         };
         match frame {
-            ClientFrame::Ping => self.send(ctx, protocol::pong()),
+            ClientFrame::Ping {} => self.send(ctx, protocol::pong()),
             ClientFrame::Subscribe { topic, since } => self.subscribe(&topic, since, ctx),
             ClientFrame::Unsubscribe { topic } => self.unsubscribe(&topic, ctx),
             ClientFrame::Presence { status } => match status.parse::<PresenceStatus>() {
