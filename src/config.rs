@@ -159,6 +159,50 @@ pub struct Settings {
     )]
     pub redis_channel: String,
 
+    /// Delays between webhook attempts after a failure (comma-separated); after the last one
+    /// the delivery is marked failed. The default spans about three days.
+    #[arg(long, env = "HELPLINE_WEBHOOK_RETRY_SCHEDULE", value_name = "HELPLINE_WEBHOOK_RETRY_SCHEDULE",
+          default_value = DEFAULT_RETRY_SCHEDULE, value_parser = parse_schedule)]
+    pub webhook_retry_schedule: RetrySchedule,
+
+    /// How long a webhook receiver has to answer.
+    #[arg(long, env = "HELPLINE_WEBHOOK_TIMEOUT", value_name = "HELPLINE_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub webhook_timeout: Duration,
+
+    /// Webhook attempts in flight at once (each subscription takes at most a quarter of them).
+    #[arg(long, env = "HELPLINE_WEBHOOK_CONCURRENCY", value_name = "HELPLINE_WEBHOOK_CONCURRENCY", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub webhook_concurrency: u32,
+
+    /// Allow webhook URLs that resolve to loopback, private or link-local addresses (refused
+    /// by default: a webhook must not reach into the server's own network).
+    #[arg(long, env = "HELPLINE_WEBHOOK_ALLOW_PRIVATE", value_name = "HELPLINE_WEBHOOK_ALLOW_PRIVATE",
+          default_value_t = false, action = clap::ArgAction::Set)]
+    pub webhook_allow_private: bool,
+
+    /// SMTP server for email: `smtp://user:pass@host:587?tls=required` (STARTTLS),
+    /// `smtps://…:465`, or `smtp://host:25` (plain). Unset, email is off.
+    #[arg(long, env = "HELPLINE_SMTP_URL", value_name = "HELPLINE_SMTP_URL")]
+    pub smtp_url: Option<String>,
+
+    /// The sender of every email.
+    #[arg(
+        long,
+        env = "HELPLINE_MAIL_FROM",
+        value_name = "HELPLINE_MAIL_FROM",
+        default_value = "Helpline <helpline@localhost>"
+    )]
+    pub mail_from: String,
+
+    /// Delays between email attempts after a failure; after the last one the email is failed.
+    #[arg(long, env = "HELPLINE_MAIL_RETRY_SCHEDULE", value_name = "HELPLINE_MAIL_RETRY_SCHEDULE",
+          default_value = DEFAULT_RETRY_SCHEDULE, value_parser = parse_schedule)]
+    pub mail_retry_schedule: RetrySchedule,
+
+    /// Where people open the app (`https://helpline.example.org`): emails link to the case.
+    #[arg(long, env = "HELPLINE_PUBLIC_URL", value_name = "HELPLINE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
     /// How often the server pings a socket.
     #[arg(long, env = "HELPLINE_WS_PING_INTERVAL", value_name = "HELPLINE_WS_PING_INTERVAL", default_value = "15s", value_parser = parse_duration)]
     pub ws_ping_interval: Duration,
@@ -200,6 +244,14 @@ impl Settings {
             ws_queue: 512,
             send_buffer_bytes: None,
             redis_url: None,
+            webhook_retry_schedule: parse_schedule(DEFAULT_RETRY_SCHEDULE).unwrap_or_default(),
+            webhook_timeout: Duration::from_secs(10),
+            webhook_concurrency: 16,
+            webhook_allow_private: false,
+            smtp_url: None,
+            mail_from: "Helpline <helpline@localhost>".into(),
+            mail_retry_schedule: parse_schedule(DEFAULT_RETRY_SCHEDULE).unwrap_or_default(),
+            public_url: None,
             redis_channel: "helpline:events".into(),
             ws_ping_interval: Duration::from_secs(15),
             ws_timeout: Duration::from_secs(45),
@@ -229,6 +281,29 @@ fn parse_duration(value: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// Retries after 5 s, 30 s, 2 min, 10 min, 1 h, then every 6 h: about three days in all.
+const DEFAULT_RETRY_SCHEDULE: &str = "5s,30s,2m,10m,1h,6h,6h,6h,6h,6h,6h,6h,6h,6h,6h,6h,6h";
+
+/// Delays between attempts: the n-th failure waits the n-th delay; after the last, give up.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RetrySchedule(pub Vec<Duration>);
+
+impl RetrySchedule {
+    /// The wait after the `failures`-th failure, or `None` when no attempt is left.
+    pub fn delay_after(&self, failures: i64) -> Option<Duration> {
+        let index = usize::try_from(failures.checked_sub(1)?).ok()?;
+        self.0.get(index).copied()
+    }
+}
+
+fn parse_schedule(value: &str) -> Result<RetrySchedule, String> {
+    value
+        .split(',')
+        .map(|part| parse_duration(part.trim()))
+        .collect::<Result<Vec<_>, _>>()
+        .map(RetrySchedule)
+}
+
 fn parse_database_url(value: &str) -> Result<String, String> {
     let supported = ["sqlite:", "postgres://", "postgresql://"];
     if supported.iter().any(|scheme| value.starts_with(scheme)) {
@@ -255,6 +330,21 @@ mod tests {
         assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn a_retry_schedule_gives_one_delay_per_failure_then_none() {
+        let schedule = parse_schedule("1s, 2s,5s").expect("valid");
+        assert_eq!(schedule.delay_after(1), Some(Duration::from_secs(1)));
+        assert_eq!(schedule.delay_after(3), Some(Duration::from_secs(5)));
+        assert_eq!(schedule.delay_after(4), None);
+        assert!(parse_schedule("1s,,2s").is_err());
+        let default = parse_schedule(DEFAULT_RETRY_SCHEDULE).expect("valid");
+        let total: Duration = default.0.iter().sum();
+        assert!(
+            total >= Duration::from_secs(72 * 3600),
+            "about three days: {total:?}"
+        );
     }
 
     #[test]

@@ -6,12 +6,16 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod notify;
 pub mod realtime;
 pub mod store;
 pub mod telemetry;
 
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::Mutex;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::header;
@@ -25,6 +29,7 @@ use crate::auth::throttle::LoginThrottle;
 use crate::auth::token::Tokens;
 use crate::http::AppState;
 use crate::http::middleware::InFlight;
+use crate::notify::Notifier;
 use crate::realtime::Realtime;
 use crate::store::Store;
 
@@ -45,6 +50,7 @@ pub struct Stopper {
     server: ServerHandle,
     realtime: Realtime,
     in_flight: InFlight,
+    notifier: Arc<Mutex<Option<Notifier>>>,
     timeout: Duration,
 }
 
@@ -56,6 +62,10 @@ impl Stopper {
         self.realtime
             .close_all_sockets(Duration::from_secs(5))
             .await;
+        let notifier = self.notifier.lock().await.take();
+        if let Some(notifier) = notifier {
+            notifier.stop().await;
+        }
         let _ = stopped.await;
         self.realtime.store.close().await;
     }
@@ -64,6 +74,11 @@ impl Stopper {
 impl Application {
     /// Connects the store, prepares secrets and the first admin, and binds the listener.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        // TLS for webhooks and SMTP; a second install (another server in the process) is fine.
+        // `ring` rather than aws-lc-rs keeps the build free of cmake and C++; it lacks only
+        // post-quantum key exchange, hence the deprecation note.
+        #[allow(deprecated)]
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let store = Store::connect(
             &settings.database_url,
             settings.database_max_connections,
@@ -82,11 +97,13 @@ impl Application {
             .await
             .map_err(|e| format!("HELPLINE_REDIS_URL: cannot reach Redis: {e}"))?;
         let in_flight = InFlight::default();
+        let notifier = Notifier::start(&realtime.store, &settings)?;
 
         let state = web::Data::new(AppState {
             store: realtime.store.clone(),
             realtime: realtime.clone(),
             in_flight: in_flight.clone(),
+            allow_private_webhooks: settings.webhook_allow_private,
             tokens,
             throttle: LoginThrottle::new(
                 settings.login_max_failures,
@@ -127,6 +144,7 @@ impl Application {
             server: server.handle(),
             realtime,
             in_flight,
+            notifier: Arc::new(Mutex::new(Some(notifier))),
             timeout: settings.shutdown_timeout,
         };
         Ok(Application {

@@ -9,6 +9,7 @@ mod extract;
 mod health;
 pub mod middleware;
 mod users;
+mod webhooks;
 mod ws;
 
 use std::net::IpAddr;
@@ -25,6 +26,8 @@ use crate::store::Store;
 pub struct AppState {
     pub store: Store,
     pub realtime: Realtime,
+    /// Whether webhook URLs may point at private addresses.
+    pub allow_private_webhooks: bool,
     /// Requests being handled now (a WebSocket counts only during its upgrade).
     pub in_flight: middleware::InFlight,
     pub tokens: Tokens,
@@ -82,6 +85,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(clients::routes)
             .configure(users::routes)
             .configure(communications::routes)
+            .configure(webhooks::routes)
             .configure(ws::routes),
     );
 }

@@ -35,6 +35,9 @@ async fn connect(
     let token = bearer_token(&req).or_else(|| query_token(&req));
     let auth = authenticate(&state, token).await?;
     let realtime = &state.realtime;
+    if realtime.sockets.is_closing() {
+        return Err(ApiError::Unavailable("the server is shutting down".into()));
+    }
     let slot = realtime
         .sockets
         .try_acquire(auth.user.id, realtime.settings.max_per_user)

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
-use super::hub::{Broadcast, Hub, Publish};
+use super::hub::{Broadcast, Hub, Publish, ResyncAll};
 use crate::domain::time::Timestamp;
 use crate::store::{LoggedEvent, TopicEvent};
 
@@ -141,14 +141,21 @@ async fn publish(
         let Ok(payload) = serde_json::to_string(&envelope) else {
             continue;
         };
-        let sent: redis::RedisResult<i64> = redis::cmd("PUBLISH")
-            .arg(&channel)
-            .arg(payload)
-            .query_async(&mut redis)
-            .await;
-        if let Err(error) = sent {
-            // Other nodes' sockets recover the events from the log at the next gap.
-            tracing::warn!(%error, "bus: could not publish to Redis");
+        // A few tries across a Redis blip; after that, other nodes' sockets find the events
+        // in the log at the topic's next event, or when their own bus reconnects.
+        for attempt in 1..=5 {
+            let sent: redis::RedisResult<i64> = redis::cmd("PUBLISH")
+                .arg(&channel)
+                .arg(&payload)
+                .query_async(&mut redis)
+                .await;
+            match sent {
+                Ok(_) => break,
+                Err(error) if attempt == 5 => {
+                    tracing::warn!(%error, "bus: could not publish to Redis; giving up on one message");
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(200 * attempt)).await,
+            }
         }
     }
 }
@@ -188,7 +195,10 @@ impl Listener {
                 }
             };
             self.health.set(true);
-            tracing::info!("bus: listening to Redis again");
+            tracing::info!(
+                "bus: listening to Redis again; sockets check the log for what was missed"
+            );
+            self.hub.do_send(ResyncAll);
         }
     }
 

@@ -11,7 +11,7 @@ use bytestring::ByteString;
 
 use super::bus::{BusMessage, BusSender};
 use super::protocol;
-use super::ws_session::{Deliver, ShuttingDown, SocketId, TooSlow, WsSession};
+use super::ws_session::{Deliver, Resync, ShuttingDown, SocketId, TooSlow, WsSession};
 use crate::store::TopicEvent;
 
 struct Subscriber {
@@ -65,6 +65,26 @@ impl Handler<CloseAll> for Hub {
     fn handle(&mut self, CloseAll(sockets): CloseAll, _: &mut Context<Self>) {
         for socket in sockets {
             socket.do_send(ShuttingDown);
+        }
+    }
+}
+
+/// The bus was down: every subscribed socket checks its topics against the log.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ResyncAll;
+
+impl Handler<ResyncAll> for Hub {
+    type Result = ();
+    fn handle(&mut self, _: ResyncAll, _: &mut Context<Self>) {
+        let sockets: HashMap<SocketId, &Addr<WsSession>> = self
+            .topics
+            .values()
+            .flat_map(|subscribers| subscribers.iter())
+            .map(|(id, subscriber)| (*id, &subscriber.socket))
+            .collect();
+        for socket in sockets.into_values() {
+            socket.do_send(Resync);
         }
     }
 }

@@ -150,7 +150,7 @@ impl Realtime {
     /// Closes every socket with 1001, after the events already published, and waits (up to
     /// `timeout`) for them to go.
     pub async fn close_all_sockets(&self, timeout: Duration) {
-        let sockets = self.sockets.all();
+        let sockets = self.sockets.close_all();
         if sockets.is_empty() {
             return;
         }

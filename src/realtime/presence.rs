@@ -4,13 +4,14 @@
 //! reload does not flicker. Changes go out on topic `presence`; `last_seen_at` is kept.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
 
 use super::hub::{Broadcast, Hub};
 use super::protocol;
-use super::ws_session::SocketId;
+use super::ws_session::{Deliver, SocketId, WsSession};
 use crate::domain::time::Timestamp;
 use crate::domain::user::PresenceStatus;
 use crate::store::Store;
@@ -97,6 +98,27 @@ pub struct SetStatus {
 #[derive(Message)]
 #[rtype(result = "Vec<PresenceEntry>")]
 pub struct Snapshot;
+
+/// Sends `socket` one `presence` frame per user not offline (a new subscriber's first view).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SendSnapshot {
+    pub socket: Addr<WsSession>,
+}
+
+impl Handler<SendSnapshot> for Presence {
+    type Result = ();
+    fn handle(&mut self, msg: SendSnapshot, ctx: &mut Context<Self>) {
+        let topic: Arc<str> = "presence".into();
+        for entry in self.handle(Snapshot, ctx).0 {
+            msg.socket.do_send(Deliver {
+                topic: topic.clone(),
+                seq: None,
+                frame: protocol::presence(entry.user_id, entry.status, entry.since),
+            });
+        }
+    }
+}
 
 impl Handler<Connected> for Presence {
     type Result = ();

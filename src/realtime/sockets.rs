@@ -2,6 +2,7 @@
 //! addresses (to close them all on shutdown).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix::Addr;
 use dashmap::DashMap;
@@ -12,6 +13,8 @@ use super::ws_session::{SocketId, WsSession};
 pub struct Sockets {
     per_user: DashMap<i64, u32>,
     open: DashMap<SocketId, Addr<WsSession>>,
+    /// Set at shutdown: no new socket is accepted.
+    closing: AtomicBool,
 }
 
 /// One of a user's socket places; given back when dropped.
@@ -33,6 +36,15 @@ impl Drop for SocketSlot {
 
 impl Sockets {
     /// A place for one more socket of `user_id`, unless they hold `max` already (`0`: no cap).
+    pub fn close_all(&self) -> Vec<Addr<WsSession>> {
+        self.closing.store(true, Ordering::SeqCst);
+        self.all()
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::SeqCst)
+    }
+
     pub fn try_acquire(self: &Arc<Self>, user_id: i64, max: u32) -> Option<SocketSlot> {
         let mut count = self.per_user.entry(user_id).or_insert(0);
         if max > 0 && *count >= max {

@@ -24,7 +24,7 @@ use bytestring::ByteString;
 use super::Realtime;
 use super::case_session::{Typing, Viewer};
 use super::hub::{Leave, Subscribe, Unsubscribe};
-use super::presence::{Connected, Disconnected, SetStatus, Snapshot};
+use super::presence::{Connected, Disconnected, SendSnapshot, SetStatus};
 use super::protocol::{self, ClientFrame, Topic};
 use super::sockets::SocketSlot;
 use crate::auth::token::Claims;
@@ -182,7 +182,10 @@ impl WsSession {
             }
             store.topic_head(&topic_name).await
         });
-        let read = async move { head.await.unwrap_or(Err(StoreError::NotFound("Topic"))) };
+        let read = async move {
+            head.await
+                .unwrap_or(Err(StoreError::Unavailable(sqlx::Error::PoolClosed)))
+        };
         ctx.spawn(read.into_actor(self).map(move |head, session, ctx| {
             if session.cursor(&name, attempt).is_none() {
                 return; // unsubscribed or subscribed again meanwhile
@@ -218,13 +221,10 @@ impl WsSession {
     }
 
     fn send_presence_snapshot(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
-        let snapshot = self.realtime.presence.send(Snapshot);
-        ctx.spawn(snapshot.into_actor(self).map(|entries, session, ctx| {
-            for entry in entries.unwrap_or_default() {
-                let frame = protocol::presence(entry.user_id, entry.status, entry.since);
-                session.send(ctx, frame);
-            }
-        }));
+        // Sent by the presence actor itself, so no later change can overtake it.
+        self.realtime.presence.do_send(SendSnapshot {
+            socket: ctx.address(),
+        });
     }
 
     fn subscription_failed(
@@ -243,6 +243,19 @@ impl WsSession {
                 self.error(ctx, 503, &message);
             }
         }
+    }
+
+    /// As [`Self::subscription_failed`], always as "unavailable, subscribe again".
+    fn subscription_failed_unavailable(
+        &mut self,
+        name: &str,
+        error: &StoreError,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
+        tracing::warn!(topic = name, %error, "dropping a subscription that cannot catch up");
+        self.forget(name);
+        let message = format!("Could not read {name} now; subscribe again with since to recover");
+        self.error(ctx, 503, &message);
     }
 
     fn cursor(&mut self, name: &str, attempt: u64) -> Option<&mut Cursor> {
@@ -304,10 +317,23 @@ impl WsSession {
             actix_web::rt::spawn(
                 async move { store.events_since(&topic, after, REPLAY_PAGE).await },
             );
-        let read = async move { page.await.unwrap_or(Ok(Vec::new())) };
+        let read = async move {
+            page.await
+                .unwrap_or(Err(StoreError::Unavailable(sqlx::Error::PoolClosed)))
+        };
         ctx.spawn(read.into_actor(self).map(move |page, session, ctx| {
+            if session.cursor(&name, attempt).is_none() {
+                return; // unsubscribed or subscribed again meanwhile
+            }
             let events: Vec<TopicEvent> = match page {
-                Ok(events) => events,
+                Ok(events) if !events.is_empty() => events,
+                Ok(_) => {
+                    // Later seqs were announced but the log has none: never expected (a
+                    // committed seq implies every lower one is). Say so rather than skip.
+                    tracing::warn!(topic = %name, after, "log read found no events past a gap");
+                    let error = StoreError::NotFound("events");
+                    return session.subscription_failed_unavailable(&name, &error, ctx);
+                }
                 Err(error) => return session.subscription_failed(&name, &error, ctx),
             };
             let Some(cursor) = session.cursor(&name, attempt) else {
@@ -320,16 +346,6 @@ impl WsSession {
                     frames.push(protocol::event(event));
                     last = event.seq;
                 }
-            }
-            if events.is_empty() {
-                // Nothing more in the log although later seqs were announced: never expected
-                // (a committed seq implies every lower one is committed); skip ahead rather
-                // than stall the topic.
-                tracing::warn!(topic = %name, after, "log read found no events past a gap");
-                last = cursor
-                    .held
-                    .first_key_value()
-                    .map_or(cursor.known_head, |(seq, _)| seq - 1);
             }
             cursor.last_sent = Some(last);
             cursor.known_head = cursor.known_head.max(last);
@@ -371,6 +387,12 @@ impl WsSession {
     }
 
     fn typing(&mut self, case_id: i64, ctx: &mut ws::WebsocketContext<Self>) {
+        // The subscription proved the case exists and may be read; it also keeps a client
+        // from starting sessions for arbitrary ids.
+        if !self.topics.contains_key(&Topic::Case(case_id).name()) {
+            let message = format!("Subscribe to case:{case_id} before typing on it");
+            return self.error(ctx, 400, &message);
+        }
         let realtime = self.realtime.clone();
         let user_id = self.user.id;
         let sent = async move { realtime.on_case(case_id, Typing { user_id }).await };
@@ -399,10 +421,35 @@ impl WsSession {
             );
         ctx.spawn(check.into_actor(self).map(|found, session, ctx| {
             // Only a definite "no" closes the socket; a database hiccup does not.
-            if let Ok(Ok(None)) = found {
-                session.close(ctx, CloseCode::Policy, "Token revoked or user deactivated");
+            match found {
+                Ok(Ok(None)) => {
+                    session.close(ctx, CloseCode::Policy, "Token revoked or user deactivated");
+                }
+                Ok(Ok(Some(user))) => session.user_changed(user, ctx),
+                _ => {}
             }
         }));
+    }
+
+    /// The user as stored now: a changed role drops the topics it may no longer read.
+    fn user_changed(&mut self, user: User, ctx: &mut ws::WebsocketContext<Self>) {
+        self.user = user;
+        let unreadable: Vec<String> = self
+            .topics
+            .keys()
+            .filter(|name| {
+                Topic::parse(name).is_ok_and(|topic| topic.check_readable(&self.user).is_err())
+            })
+            .cloned()
+            .collect();
+        for name in unreadable {
+            self.forget(&name);
+            self.error(
+                ctx,
+                403,
+                &format!("Your role no longer allows reading {name}"),
+            );
+        }
     }
 }
 
@@ -497,7 +544,13 @@ impl Handler<Deliver> for WsSession {
                     Some(msg.frame)
                 }
                 _ => {
-                    cursor.held.insert(seq, msg.frame);
+                    // Past the queue's size, held events are left in the log and read from
+                    // there: memory stays bounded however long a replay takes.
+                    if cursor.held.len() < self.realtime.settings.queue {
+                        cursor.held.insert(seq, msg.frame);
+                    } else {
+                        cursor.known_head = cursor.known_head.max(seq);
+                    }
                     if cursor.reading {
                         return;
                     }
@@ -511,6 +564,43 @@ impl Handler<Deliver> for WsSession {
         match next {
             Some(frame) => self.send(ctx, frame),
             None => self.catch_up(&msg.topic, ctx),
+        }
+    }
+}
+
+/// Events may have been missed (the bus to other nodes was down): compare each logged topic
+/// with its head in the log and catch up.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Resync;
+
+impl Handler<Resync> for WsSession {
+    type Result = ();
+    fn handle(&mut self, _: Resync, ctx: &mut Self::Context) {
+        let idle: Vec<(String, u64)> = self
+            .topics
+            .iter()
+            .filter_map(|(name, subscription)| match subscription {
+                Subscription::Logged(cursor) if !cursor.reading => {
+                    Some((name.clone(), cursor.attempt))
+                }
+                _ => None,
+            })
+            .collect();
+        for (name, attempt) in idle {
+            let store = self.realtime.store.clone();
+            let topic = name.clone();
+            let head = actix_web::rt::spawn(async move { store.topic_head(&topic).await });
+            ctx.spawn(head.into_actor(self).map(move |head, session, ctx| {
+                let Ok(Ok(head)) = head else { return };
+                if let Some(cursor) = session.cursor(&name, attempt)
+                    && !cursor.reading
+                    && head > cursor.known_head
+                {
+                    cursor.known_head = head;
+                    session.catch_up(&name, ctx);
+                }
+            }));
         }
     }
 }

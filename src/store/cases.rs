@@ -6,6 +6,7 @@ use sqlx::AnyConnection;
 use sqlx::{AssertSqlSafe, FromRow};
 
 use super::events::{self, NewEvent, case_topics};
+use super::outbox;
 use super::sql::{Bind, Filter, ListPage};
 use super::{Created, IdempotencyKey, Store, StoreError, WriteTx, parse_column};
 use crate::domain::Channel;
@@ -179,6 +180,7 @@ impl Store {
                 at: now,
             };
             events::append(tx, event).await?;
+            outbox::queue_case_notices(tx, None, &case, actor.id).await?;
             Ok(case)
         })
         .await
@@ -293,7 +295,7 @@ impl Store {
             .filter(|id| Some(*id) != case.assigned_to);
         check_references(tx.conn(), client_changes, assignee_changes).await?;
         let now = Timestamp::now();
-        let previous_assignee = case.assigned_to;
+        let before = case.clone();
         let changes = case.apply(patch, now);
         if changes.is_empty() {
             return Ok(case);
@@ -333,10 +335,11 @@ impl Store {
             data: &case,
             changes: Some(&changes),
             // A change of assignee reaches both the old and the new assignee's feed.
-            topics: &case_topics(id, &assignment_change(previous_assignee, case.assigned_to)),
+            topics: &case_topics(id, &assignment_change(before.assigned_to, case.assigned_to)),
             at: now,
         };
         events::append(&mut tx, event).await?;
+        outbox::queue_case_notices(&mut tx, Some(&before), &case, actor.id).await?;
         tx.commit().await?;
         Ok(case)
     }

@@ -3,10 +3,11 @@
 use sqlx::{AssertSqlSafe, FromRow};
 
 use super::events::{self, NewEvent};
+use super::outbox::{self, EmailKind};
 use super::sql::{Filter, ListPage};
 use super::{Created, IdempotencyKey, Store, StoreError, WriteTx, parse_column};
 use crate::domain::Channel;
-use crate::domain::communication::{Communication, Direction, NewCommunication};
+use crate::domain::communication::{Communication, DeliveryStatus, Direction, NewCommunication};
 use crate::domain::time::Timestamp;
 use crate::domain::user::User;
 use crate::error::FieldError;
@@ -122,6 +123,25 @@ impl Store {
                     ));
                 }
             };
+            let client_id = new.client_id.or(case_client);
+            // An outbound email goes to the client's address; without one it cannot be sent.
+            let emails_client = new.direction == Direction::Outbound && channel == Channel::Email;
+            let client_email = match client_id {
+                Some(id) if emails_client => {
+                    let email: Option<(Option<String>,)> =
+                        sqlx::query_as("SELECT email FROM clients WHERE id = $1")
+                            .bind(id)
+                            .fetch_optional(tx.conn())
+                            .await?;
+                    email.and_then(|(email,)| email)
+                }
+                _ => None,
+            };
+            let status = if emails_client && client_email.is_none() {
+                DeliveryStatus::Failed
+            } else {
+                new.direction.initial_status()
+            };
             let now = Timestamp::now();
             let row: CommunicationRow = sqlx::query_as(AssertSqlSafe(format!(
                 "INSERT INTO communications (case_id, client_id, channel, direction, body, \
@@ -129,12 +149,12 @@ impl Store {
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {COLUMNS}"
             )))
             .bind(new.case_id)
-            .bind(new.client_id.or(case_client))
+            .bind(client_id)
             .bind(channel.as_str())
             .bind(new.direction.as_str())
             .bind(new.body.as_str())
             .bind(sender.id)
-            .bind(new.direction.initial_status().as_str())
+            .bind(status.as_str())
             .bind(now.millis())
             .fetch_one(tx.conn())
             .await?;
@@ -149,6 +169,10 @@ impl Store {
                 at: now,
             };
             events::append(tx, event).await?;
+            if let Some(email) = client_email {
+                let id = Some(communication.id);
+                outbox::enqueue_email(tx, EmailKind::Message, &email, new.case_id, id).await?;
+            }
             Ok(communication)
         })
         .await

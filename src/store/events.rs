@@ -75,6 +75,10 @@ pub(crate) async fn append<T: Serialize>(
     if event.topics.is_empty() {
         return Ok(event_id);
     }
+    // Published events are also what webhooks carry.
+    if super::webhooks::enqueue_deliveries(tx, event_id, event.kind, event.at).await? > 0 {
+        tx.wrote_deliveries = true;
+    }
     let logged = Arc::new(LoggedEvent {
         id: event_id,
         kind: event.kind.to_string(),

@@ -7,8 +7,10 @@ mod clients;
 mod communications;
 mod events;
 mod idempotency;
+mod outbox;
 mod sql;
 mod users;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,8 +27,10 @@ pub use clients::{ClientFilter, ClientSort};
 pub use communications::{CommunicationFilter, CommunicationSort};
 pub use events::{LoggedEvent, Publisher, TopicEvent};
 pub use idempotency::{Created, IdempotencyKey};
+pub use outbox::{DueEmail, EmailKind};
 pub use sql::{ListPage, SortOrder};
 pub use users::{LoginRecord, UserFilter, UserSort};
+pub use webhooks::{Attempt, AttemptOutcome, DueDelivery, Subscription};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -119,6 +123,15 @@ pub struct Store {
     dialect: Dialect,
     write_gate: Option<Arc<Mutex<()>>>,
     publisher: Option<Publisher>,
+    /// Woken when a transaction wrote webhook deliveries or emails to send.
+    pub outbox: Arc<OutboxWakers>,
+}
+
+/// What the notification dispatchers wait on between scans.
+#[derive(Default)]
+pub struct OutboxWakers {
+    pub webhooks: tokio::sync::Notify,
+    pub mail: tokio::sync::Notify,
 }
 
 /// A write transaction, holding the write gate (SQLite) until it commits or drops. The events
@@ -128,6 +141,9 @@ pub(crate) struct WriteTx {
     _gate: Option<OwnedMutexGuard<()>>,
     published: Vec<TopicEvent>,
     publisher: Option<Publisher>,
+    outbox: Arc<OutboxWakers>,
+    wrote_deliveries: bool,
+    wrote_emails: bool,
 }
 
 impl WriteTx {
@@ -143,6 +159,12 @@ impl WriteTx {
             && !self.published.is_empty()
         {
             publish(self.published);
+        }
+        if self.wrote_deliveries {
+            self.outbox.webhooks.notify_one();
+        }
+        if self.wrote_emails {
+            self.outbox.mail.notify_one();
         }
         Ok(())
     }
@@ -201,6 +223,7 @@ impl Store {
             dialect,
             write_gate,
             publisher: None,
+            outbox: Arc::default(),
         })
     }
 
@@ -241,6 +264,9 @@ impl Store {
             _gate: gate,
             published: Vec::new(),
             publisher: self.publisher.clone(),
+            outbox: self.outbox.clone(),
+            wrote_deliveries: false,
+            wrote_emails: false,
         })
     }
 }

@@ -294,3 +294,35 @@ async fn stopping_the_server_closes_sockets_with_1001_after_delivering_published
     assert_eq!(event["data"]["body"], "last words 0");
     assert_eq!(socket.close_code().await, Some(CloseCode::Away));
 }
+
+#[actix_web::test]
+async fn a_supervisor_demoted_to_agent_loses_the_feeds_the_role_no_longer_allows() {
+    let app = spawn_app_with(|settings| {
+        settings.ws_ping_interval = Duration::from_millis(200);
+    })
+    .await;
+    let supervisor = app.create_user("supervisor").await;
+    let agent = app.create_user("agent").await;
+    let mut socket = app.socket(&supervisor.token).await;
+    let feed = format!("agent:{}", agent.id);
+    assert_eq!(socket.subscribe(&feed, None).await["type"], "subscribed");
+    assert_eq!(socket.subscribe("cases", None).await["type"], "subscribed");
+
+    let demoted = app
+        .put(
+            &format!("/api/v1/users/{}", supervisor.id),
+            &app.admin.token,
+            json!({"role": "agent"}),
+        )
+        .await;
+    assert_eq!(demoted.status, 200, "{}", demoted.body);
+    let error = socket.next_of("error").await;
+    assert_eq!(error["code"], 403, "{error}");
+
+    // The other agent's assignments no longer reach the socket; `cases` still does.
+    app.create_case(&app.admin.token, json!({"assigned_to": agent.id}))
+        .await;
+    let event = socket.next_of("event").await;
+    assert_eq!(event["topic"], "cases");
+    socket.expect_no_event(Duration::from_millis(300)).await;
+}

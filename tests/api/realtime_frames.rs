@@ -200,16 +200,18 @@ async fn missing_or_deleted_cases_and_missing_users_are_404() {
         assert_eq!(answer["type"], "error", "subscribe {topic}: {answer}");
         assert_eq!(answer["code"], 404, "subscribe {topic}: {answer}");
     }
+    // Typing needs a subscription to the case, which needs the case to exist.
     socket
         .send(json!({"type": "typing", "case_id": 999999}))
         .await;
-    expect_error(&mut socket, 404, "typing on a missing case").await;
+    expect_error(&mut socket, 400, "typing on a missing case").await;
     socket
         .send(json!({"type": "typing", "case_id": deleted}))
         .await;
-    expect_error(&mut socket, 404, "typing on a deleted case").await;
+    expect_error(&mut socket, 400, "typing on a deleted case").await;
 
-    // Typing on a case that is deleted after someone typed on it is refused too.
+    // Typing on a case that is deleted after someone typed on it is refused.
+    subscribed(&mut socket, &format!("case:{case_id}")).await;
     socket
         .send(json!({"type": "typing", "case_id": case_id}))
         .await;
@@ -218,6 +220,7 @@ async fn missing_or_deleted_cases_and_missing_users_are_404() {
         .delete(&format!("/api/v1/cases/{case_id}"), &supervisor.token)
         .await;
     assert_eq!(resp.status, 200, "{}", resp.body);
+    assert_eq!(socket.next_of("event").await["event"], "case.deleted");
     socket
         .send(json!({"type": "typing", "case_id": case_id}))
         .await;

@@ -104,8 +104,10 @@ impl Socket {
 
     /// The next JSON frame, or `None` when the socket closed or nothing came within `wait`.
     pub async fn next_within(&mut self, wait: Duration) -> Option<Value> {
+        // One deadline for the whole wait: the server's pings must not extend it.
+        let deadline = tokio::time::Instant::now() + wait;
         loop {
-            let message = tokio::time::timeout(wait, self.stream.next())
+            let message = tokio::time::timeout_at(deadline, self.stream.next())
                 .await
                 .ok()??;
             match message {
@@ -179,8 +181,9 @@ impl Socket {
         if let Some(code) = self.closed {
             return code;
         }
+        let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            let message = tokio::time::timeout(WAIT, self.stream.next())
+            let message = tokio::time::timeout_at(deadline, self.stream.next())
                 .await
                 .expect("the server closes the socket");
             match message {
