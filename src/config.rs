@@ -203,6 +203,51 @@ pub struct Settings {
     #[arg(long, env = "HELPLINE_PUBLIC_URL", value_name = "HELPLINE_PUBLIC_URL")]
     pub public_url: Option<String>,
 
+    /// Requests per user (per client address before login) and hour to `/cases*`; `0` = no limit.
+    #[arg(
+        long,
+        env = "HELPLINE_RATE_LIMIT_CASES",
+        value_name = "HELPLINE_RATE_LIMIT_CASES",
+        default_value_t = 1000
+    )]
+    pub rate_limit_cases: u32,
+
+    /// Requests per user and hour to `/users*`; `0` = no limit.
+    #[arg(
+        long,
+        env = "HELPLINE_RATE_LIMIT_USERS",
+        value_name = "HELPLINE_RATE_LIMIT_USERS",
+        default_value_t = 500
+    )]
+    pub rate_limit_users: u32,
+
+    /// Requests per user and hour to `/communications*`; `0` = no limit.
+    #[arg(
+        long,
+        env = "HELPLINE_RATE_LIMIT_COMMUNICATIONS",
+        value_name = "HELPLINE_RATE_LIMIT_COMMUNICATIONS",
+        default_value_t = 2000
+    )]
+    pub rate_limit_communications: u32,
+
+    /// Requests per user and hour to `/dashboard*`; `0` = no limit.
+    #[arg(
+        long,
+        env = "HELPLINE_RATE_LIMIT_DASHBOARD",
+        value_name = "HELPLINE_RATE_LIMIT_DASHBOARD",
+        default_value_t = 500
+    )]
+    pub rate_limit_dashboard: u32,
+
+    /// Requests per user and hour to everything else under `/api/v1`; `0` = no limit.
+    #[arg(
+        long,
+        env = "HELPLINE_RATE_LIMIT_OTHER",
+        value_name = "HELPLINE_RATE_LIMIT_OTHER",
+        default_value_t = 1000
+    )]
+    pub rate_limit_other: u32,
+
     /// How often the server pings a socket.
     #[arg(long, env = "HELPLINE_WS_PING_INTERVAL", value_name = "HELPLINE_WS_PING_INTERVAL", default_value = "15s", value_parser = parse_duration)]
     pub ws_ping_interval: Duration,
@@ -244,6 +289,12 @@ impl Settings {
             ws_queue: 512,
             send_buffer_bytes: None,
             redis_url: None,
+            // Tests exercise limits on purpose only.
+            rate_limit_cases: 0,
+            rate_limit_users: 0,
+            rate_limit_communications: 0,
+            rate_limit_dashboard: 0,
+            rate_limit_other: 0,
             webhook_retry_schedule: parse_schedule(DEFAULT_RETRY_SCHEDULE).unwrap_or_default(),
             webhook_timeout: Duration::from_secs(10),
             webhook_concurrency: 16,

@@ -29,6 +29,7 @@ use crate::auth::throttle::LoginThrottle;
 use crate::auth::token::Tokens;
 use crate::http::AppState;
 use crate::http::middleware::InFlight;
+use crate::http::rate_limit::{Limits, MemoryCounters, RateLimits};
 use crate::notify::Notifier;
 use crate::realtime::Realtime;
 use crate::store::Store;
@@ -64,7 +65,8 @@ impl Stopper {
             .await;
         let notifier = self.notifier.lock().await.take();
         if let Some(notifier) = notifier {
-            notifier.stop().await;
+            // The attempt in hand may finish; a stuck one is taken again after its lease.
+            let _ = tokio::time::timeout(Duration::from_secs(20), notifier.stop()).await;
         }
         let _ = stopped.await;
         self.realtime.store.close().await;
@@ -104,6 +106,16 @@ impl Application {
             realtime: realtime.clone(),
             in_flight: in_flight.clone(),
             allow_private_webhooks: settings.webhook_allow_private,
+            rate_limits: RateLimits {
+                limits: Limits {
+                    cases: settings.rate_limit_cases,
+                    users: settings.rate_limit_users,
+                    communications: settings.rate_limit_communications,
+                    dashboard: settings.rate_limit_dashboard,
+                    other: settings.rate_limit_other,
+                },
+                counters: Arc::new(MemoryCounters::default()),
+            },
             tokens,
             throttle: LoginThrottle::new(
                 settings.login_max_failures,
@@ -125,6 +137,7 @@ impl Application {
                 .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
             App::new()
                 .wrap(private)
+                .wrap(from_fn(http::rate_limit::rate_limit))
                 .wrap(from_fn(http::middleware::request_context))
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(max_body))

@@ -8,6 +8,7 @@ pub mod envelope;
 mod extract;
 mod health;
 pub mod middleware;
+pub mod rate_limit;
 mod users;
 mod webhooks;
 mod ws;
@@ -26,6 +27,7 @@ use crate::store::Store;
 pub struct AppState {
     pub store: Store,
     pub realtime: Realtime,
+    pub rate_limits: rate_limit::RateLimits,
     /// Whether webhook URLs may point at private addresses.
     pub allow_private_webhooks: bool,
     /// Requests being handled now (a WebSocket counts only during its upgrade).

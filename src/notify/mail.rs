@@ -55,6 +55,10 @@ impl Mailer {
             match self.store.claim_emails(BATCH, lease_until).await {
                 Ok(emails) if !emails.is_empty() => {
                     for email in emails {
+                        // Left unsent, a claimed email is taken again when its lease ends.
+                        if shutdown.is_requested() {
+                            break;
+                        }
                         self.send(&email).await;
                     }
                     continue;

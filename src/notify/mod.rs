@@ -51,17 +51,22 @@ impl Notifier {
     /// Starts the webhook dispatcher, and the mailer when `HELPLINE_SMTP_URL` is set.
     pub fn start(store: &Store, settings: &Settings) -> Result<Notifier, String> {
         let shutdown = Shutdown::default();
+        let (finished, outcomes) = tokio::sync::mpsc::unbounded_channel();
         let dispatcher = webhooks::Dispatcher::new(
             store.clone(),
             settings.webhook_retry_schedule.clone(),
             settings.webhook_timeout,
             settings.webhook_concurrency,
             settings.webhook_allow_private,
+            finished,
         )
         .map_err(|e| format!("webhooks: cannot build the HTTP client: {e}"))?;
-        let mut tasks = vec![actix_web::rt::spawn(
-            Arc::new(dispatcher).run(shutdown.clone()),
-        )];
+        // The dispatcher first, then the recorder, which ends once the dispatcher and its
+        // attempts are gone and every outcome is written.
+        let mut tasks = vec![
+            actix_web::rt::spawn(Arc::new(dispatcher).run(shutdown.clone())),
+            actix_web::rt::spawn(webhooks::record(store.clone(), outcomes)),
+        ];
         match &settings.smtp_url {
             Some(url) => {
                 let mailer = mail::Mailer::new(

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use dashmap::DashMap;
 use serde::Serialize;
 use serde_json::value::RawValue;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc};
 
 use super::Shutdown;
 use super::address::{PublicOnly, is_public};
@@ -33,7 +33,12 @@ pub struct Dispatcher {
     per_subscription: usize,
     /// Attempts in flight per subscription.
     in_flight: Arc<DashMap<i64, usize>>,
+    /// Finished attempts, on their way to the store.
+    finished: Finished,
 }
+
+/// Where finished attempts go to be recorded (see [`record`]).
+pub type Finished = mpsc::UnboundedSender<(DueDelivery, AttemptOutcome)>;
 
 /// What the receiver gets.
 #[derive(Serialize)]
@@ -54,6 +59,7 @@ impl Dispatcher {
         timeout: Duration,
         concurrency: u32,
         allow_private: bool,
+        finished: Finished,
     ) -> Result<Self, reqwest::Error> {
         let mut client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -72,6 +78,7 @@ impl Dispatcher {
             total_places: concurrency,
             per_subscription: (places / 4).max(1),
             in_flight: Arc::new(DashMap::new()),
+            finished,
         })
     }
 
@@ -120,15 +127,13 @@ impl Dispatcher {
         *self.in_flight.entry(delivery.subscription_id).or_insert(0) += 1;
         actix_web::rt::spawn(async move {
             let outcome = self.attempt(&delivery).await;
-            if let Err(error) = self.store.record_attempt(&delivery, &outcome).await {
-                // The lease runs out and the delivery is tried again: at least once.
-                tracing::warn!(%error, delivery = delivery.id, "webhooks: could not record an attempt");
-            }
-            self.in_flight
-                .remove_if_mut(&delivery.subscription_id, |_, count| {
-                    *count -= 1;
-                    *count == 0
-                });
+            let subscription_id = delivery.subscription_id;
+            // The delivery stays leased until recorded, so nobody takes it meanwhile.
+            let _ = self.finished.send((delivery, outcome));
+            self.in_flight.remove_if_mut(&subscription_id, |_, count| {
+                *count -= 1;
+                *count == 0
+            });
             drop(place);
         });
     }
@@ -212,6 +217,22 @@ impl Dispatcher {
             .await
             .map_err(describe)?;
         Ok(i64::from(response.status().as_u16()))
+    }
+}
+
+/// Writes finished attempts to the store, as many per transaction as have piled up. Runs until
+/// the dispatcher is gone and everything it finished is written.
+pub async fn record(
+    store: Store,
+    mut outcomes: mpsc::UnboundedReceiver<(DueDelivery, AttemptOutcome)>,
+) {
+    let mut batch = Vec::new();
+    while outcomes.recv_many(&mut batch, 200).await > 0 {
+        if let Err(error) = store.record_attempts(&batch).await {
+            // Their leases run out and they are tried again: at least once.
+            tracing::warn!(%error, attempts = batch.len(), "webhooks: could not record attempts");
+        }
+        batch.clear();
     }
 }
 

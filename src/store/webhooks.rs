@@ -304,50 +304,52 @@ impl Store {
         Ok(due)
     }
 
-    /// Records an attempt and moves the delivery on: delivered, due again, or failed. A
-    /// delivery cancelled meanwhile (its subscription deleted) stays cancelled.
-    pub async fn record_attempt(
+    /// Records attempts and moves their deliveries on: delivered, due again, or failed. A
+    /// delivery cancelled meanwhile (its subscription deleted) stays cancelled. One
+    /// transaction for the whole batch: under load the dispatcher records many at once.
+    pub async fn record_attempts(
         &self,
-        delivery: &DueDelivery,
-        outcome: &AttemptOutcome,
+        attempts: &[(DueDelivery, AttemptOutcome)],
     ) -> Result<(), StoreError> {
         let now = Timestamp::now().millis();
-        let attempt = delivery.attempts + 1;
-        let (status, next) = if outcome.succeeded() {
-            ("delivered", None)
-        } else {
-            match outcome.retry_at {
-                Some(at) => ("pending", Some(at.millis())),
-                None => ("failed", None),
-            }
-        };
         let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO webhook_attempts (delivery_id, subscription_id, attempt, status_code, \
-             error, started_at, duration_ms, next_attempt_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(delivery.id)
-        .bind(delivery.subscription_id)
-        .bind(attempt)
-        .bind(outcome.status_code)
-        .bind(outcome.error.clone())
-        .bind(outcome.started_at.millis())
-        .bind(outcome.duration_ms)
-        .bind(next)
-        .execute(tx.conn())
-        .await?;
-        sqlx::query(
-            "UPDATE webhook_deliveries SET status = $1, attempts = $2, next_attempt_at = $3, \
-             updated_at = $4 WHERE id = $5 AND status = 'pending'",
-        )
-        .bind(status)
-        .bind(attempt)
-        .bind(next)
-        .bind(now)
-        .bind(delivery.id)
-        .execute(tx.conn())
-        .await?;
+        for (delivery, outcome) in attempts {
+            let attempt = delivery.attempts + 1;
+            let (status, next) = if outcome.succeeded() {
+                ("delivered", None)
+            } else {
+                match outcome.retry_at {
+                    Some(at) => ("pending", Some(at.millis())),
+                    None => ("failed", None),
+                }
+            };
+            sqlx::query(
+                "INSERT INTO webhook_attempts (delivery_id, subscription_id, attempt, status_code, \
+                 error, started_at, duration_ms, next_attempt_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(delivery.id)
+            .bind(delivery.subscription_id)
+            .bind(attempt)
+            .bind(outcome.status_code)
+            .bind(outcome.error.clone())
+            .bind(outcome.started_at.millis())
+            .bind(outcome.duration_ms)
+            .bind(next)
+            .execute(tx.conn())
+            .await?;
+            sqlx::query(
+                "UPDATE webhook_deliveries SET status = $1, attempts = $2, next_attempt_at = $3, \
+                 updated_at = $4 WHERE id = $5 AND status = 'pending'",
+            )
+            .bind(status)
+            .bind(attempt)
+            .bind(next)
+            .bind(now)
+            .bind(delivery.id)
+            .execute(tx.conn())
+            .await?;
+        }
         tx.commit().await
     }
 }

@@ -9,6 +9,7 @@ mod communications;
 mod email;
 mod helpers;
 mod process;
+mod rate_limits;
 mod realtime;
 mod realtime_frames;
 mod receivers;
