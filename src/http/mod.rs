@@ -4,6 +4,7 @@ mod auth;
 mod cases;
 mod clients;
 mod communications;
+mod dashboard;
 pub mod envelope;
 mod extract;
 mod health;
@@ -88,6 +89,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(users::routes)
             .configure(communications::routes)
             .configure(webhooks::routes)
+            .configure(dashboard::routes)
             .configure(ws::routes),
     );
 }

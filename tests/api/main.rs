@@ -6,6 +6,7 @@ mod cases;
 mod clients_envelope;
 mod cluster;
 mod communications;
+mod dashboard;
 mod email;
 mod helpers;
 mod process;

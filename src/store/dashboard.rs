@@ -1,0 +1,172 @@
+//! The dashboard's figures, aggregated in SQL over the cases and messages not deleted.
+//! Averages come back as sums and counts of milliseconds, divided once in
+//! [`average_seconds`], so every place that shows an average shows the same number.
+
+use std::collections::BTreeMap;
+
+use sqlx::FromRow;
+
+use super::{Store, StoreError};
+use crate::domain::time::Timestamp;
+
+/// Counts behind `GET /dashboard/stats`, before presence is added.
+#[derive(Debug, Default)]
+pub struct CaseCounts {
+    pub by_status: BTreeMap<String, i64>,
+    pub by_priority: BTreeMap<String, i64>,
+    pub cases_today: i64,
+    pub closed_today: i64,
+    pub messages_today: i64,
+    pub first_response: (i64, i64),
+    pub resolution: (i64, i64),
+}
+
+/// One agent's figures.
+#[derive(Debug, FromRow)]
+pub struct AgentFigures {
+    pub agent_id: i64,
+    pub name: String,
+    pub cases_assigned: i64,
+    pub open_cases: i64,
+    pub cases_closed: i64,
+    pub messages_sent: i64,
+    pub first_response_ms: Option<i64>,
+    pub first_responses: i64,
+    pub resolution_ms: Option<i64>,
+}
+
+/// `sum_ms / count` in seconds, to the millisecond; `None` without data.
+pub fn average_seconds(sum_ms: i64, count: i64) -> Option<f64> {
+    (count > 0).then(|| (sum_ms as f64 / count as f64).round() / 1000.0)
+}
+
+/// A range of case creation times; open ends are the extremes.
+#[derive(Debug, Clone, Copy)]
+pub struct Created {
+    pub after: Option<Timestamp>,
+    pub before: Option<Timestamp>,
+}
+
+impl Created {
+    fn bounds(self) -> (i64, i64) {
+        (
+            self.after.map_or(i64::MIN, Timestamp::millis),
+            self.before.map_or(i64::MAX, Timestamp::millis),
+        )
+    }
+}
+
+/// First outbound message per case.
+const FIRST_RESPONSES: &str = "SELECT case_id, MIN(created_at) AS first_at FROM communications \
+     WHERE direction = 'outbound' GROUP BY case_id";
+
+impl Store {
+    pub async fn case_counts(&self, day_start: Timestamp) -> Result<CaseCounts, StoreError> {
+        let mut counts = CaseCounts::default();
+        let groups: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT status, priority, COUNT(*) FROM cases WHERE deleted_at IS NULL \
+             GROUP BY status, priority",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for (status, priority, n) in groups {
+            *counts.by_status.entry(status).or_default() += n;
+            *counts.by_priority.entry(priority).or_default() += n;
+        }
+        let day = day_start.millis();
+        let (cases_today, closed_today, resolution_sum, resolution_count): (i64, i64, Option<i64>, i64) =
+            sqlx::query_as(
+                "SELECT \
+                 (SELECT COUNT(*) FROM cases WHERE deleted_at IS NULL AND created_at >= $1), \
+                 (SELECT COUNT(*) FROM cases WHERE deleted_at IS NULL AND status = 'closed' \
+                  AND closed_at >= $1), \
+                 (SELECT CAST(SUM(closed_at - created_at) AS BIGINT) FROM cases WHERE deleted_at IS NULL \
+                  AND status = 'closed'), \
+                 (SELECT COUNT(*) FROM cases WHERE deleted_at IS NULL AND status = 'closed')",
+            )
+            .bind(day)
+            .fetch_one(&self.pool)
+            .await?;
+        let (messages_today,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM communications m JOIN cases c ON c.id = m.case_id \
+             WHERE c.deleted_at IS NULL AND m.created_at >= $1",
+        )
+        .bind(day)
+        .fetch_one(&self.pool)
+        .await?;
+        let (first_sum, first_count): (Option<i64>, i64) =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT CAST(SUM(f.first_at - c.created_at) AS BIGINT), COUNT(*) FROM cases c \
+                 JOIN ({FIRST_RESPONSES}) f ON f.case_id = c.id WHERE c.deleted_at IS NULL"
+            )))
+            .fetch_one(&self.pool)
+            .await?;
+        counts.cases_today = cases_today;
+        counts.closed_today = closed_today;
+        counts.messages_today = messages_today;
+        counts.resolution = (resolution_sum.unwrap_or(0), resolution_count);
+        counts.first_response = (first_sum.unwrap_or(0), first_count);
+        Ok(counts)
+    }
+
+    /// Case counts per type, largest first.
+    pub async fn cases_by_type(&self, created: Created) -> Result<Vec<(String, i64)>, StoreError> {
+        let (after, before) = created.bounds();
+        let rows = sqlx::query_as(
+            "SELECT type, COUNT(*) AS n FROM cases WHERE deleted_at IS NULL \
+             AND created_at >= $1 AND created_at < $2 GROUP BY type ORDER BY n DESC, type",
+        )
+        .bind(after)
+        .bind(before)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+
+    /// Figures per active agent (or only `only`), over cases created in `created` and
+    /// messages sent then.
+    pub async fn agent_figures(
+        &self,
+        created: Created,
+        only: Option<i64>,
+    ) -> Result<Vec<AgentFigures>, StoreError> {
+        let (after, before) = created.bounds();
+        let assigned = "FROM cases c WHERE c.assigned_to = u.id AND c.deleted_at IS NULL \
+                        AND c.created_at >= $1 AND c.created_at < $2";
+        let sql = format!(
+            "SELECT u.id AS agent_id, u.name, \
+             (SELECT COUNT(*) {assigned}) AS cases_assigned, \
+             (SELECT COUNT(*) {assigned} AND c.status <> 'closed') AS open_cases, \
+             (SELECT COUNT(*) {assigned} AND c.status = 'closed') AS cases_closed, \
+             (SELECT COUNT(*) FROM communications m JOIN cases c ON c.id = m.case_id \
+              WHERE m.sender_id = u.id AND m.direction = 'outbound' AND c.deleted_at IS NULL \
+              AND m.created_at >= $1 AND m.created_at < $2) AS messages_sent, \
+             (SELECT CAST(SUM(f.first_at - c.created_at) AS BIGINT) FROM cases c JOIN ({FIRST_RESPONSES}) f \
+              ON f.case_id = c.id WHERE c.assigned_to = u.id AND c.deleted_at IS NULL \
+              AND c.created_at >= $1 AND c.created_at < $2) AS first_response_ms, \
+             (SELECT COUNT(*) FROM cases c JOIN ({FIRST_RESPONSES}) f \
+              ON f.case_id = c.id WHERE c.assigned_to = u.id AND c.deleted_at IS NULL \
+              AND c.created_at >= $1 AND c.created_at < $2) AS first_responses, \
+             (SELECT CAST(SUM(c.closed_at - c.created_at) AS BIGINT) {assigned} AND c.status = 'closed') \
+              AS resolution_ms \
+             FROM users u WHERE u.role = 'agent' AND u.active = 1 AND ($3 = 0 OR u.id = $3) \
+             ORDER BY u.name, u.id"
+        );
+        let rows = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(after)
+            .bind(before)
+            .bind(only.unwrap_or(0))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows)
+    }
+
+    /// The ids of active agents.
+    pub async fn active_agent_ids(&self) -> Result<Vec<i64>, StoreError> {
+        let rows: Vec<(i64,)> =
+            sqlx::query_as("SELECT id FROM users WHERE role = 'agent' AND active = 1")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+}

@@ -1,0 +1,205 @@
+//! The dashboard's figures, computed by hand from data each test creates.
+
+use chrono::DateTime;
+use serde_json::{Value, json};
+
+use crate::helpers::{Resp, TestApp, spawn_app};
+
+fn millis(value: &Value) -> i64 {
+    DateTime::parse_from_rfc3339(value.as_str().expect("a time"))
+        .expect("RFC 3339")
+        .timestamp_millis()
+}
+
+/// The average of millisecond durations, in seconds to the millisecond, as the API gives it.
+fn average_seconds(durations: &[i64]) -> Value {
+    if durations.is_empty() {
+        return Value::Null;
+    }
+    let mean = durations.iter().sum::<i64>() as f64 / durations.len() as f64;
+    json!(mean.round() / 1000.0)
+}
+
+async fn message(app: &TestApp, token: &str, case_id: i64, direction: &str) -> Resp {
+    let posted = app
+        .post(
+            "/api/v1/communications",
+            token,
+            json!({"case_id": case_id, "direction": direction, "body": "hello", "channel": "sms"}),
+        )
+        .await;
+    assert_eq!(posted.status, 201, "{}", posted.body);
+    posted
+}
+
+#[actix_web::test]
+async fn stats_count_every_status_and_priority_today_and_average_response_and_resolution() {
+    let app = spawn_app().await;
+    let token = app.admin.token.clone();
+    let empty = app.get("/api/v1/dashboard/stats", &token).await;
+    assert_eq!(empty.status, 200, "{}", empty.body);
+    assert_eq!(empty.data()["total_cases"], 0);
+    assert_eq!(
+        empty.data()["by_status"],
+        json!({"open": 0, "in_progress": 0, "escalated": 0, "closed": 0})
+    );
+    assert_eq!(empty.data()["avg_resolution_seconds"], Value::Null);
+
+    let a = app.create_case(&token, json!({"priority": "high"})).await;
+    let b = app
+        .create_case(
+            &token,
+            json!({"priority": "critical", "status": "escalated"}),
+        )
+        .await;
+    let c = app.create_case(&token, json!({})).await;
+    let d = app.create_case(&token, json!({"priority": "low"})).await;
+    let closed = app
+        .put(
+            &format!("/api/v1/cases/{}", a.id()),
+            &token,
+            json!({"status": "closed"}),
+        )
+        .await;
+    assert_eq!(closed.status, 200);
+    let first_a = message(&app, &token, a.id(), "outbound").await;
+    message(&app, &token, a.id(), "outbound").await;
+    message(&app, &token, b.id(), "inbound").await;
+    let first_c = message(&app, &token, c.id(), "outbound").await;
+    // A deleted case and its messages leave every figure.
+    message(&app, &token, d.id(), "outbound").await;
+    assert_eq!(
+        app.delete(&format!("/api/v1/cases/{}", d.id()), &token)
+            .await
+            .status,
+        200
+    );
+
+    let stats = app.get("/api/v1/dashboard/stats", &token).await;
+    let data = stats.data();
+    assert_eq!(data["total_cases"], 3);
+    assert_eq!(data["open_cases"], 2);
+    assert_eq!(
+        data["by_status"],
+        json!({"open": 1, "in_progress": 0, "escalated": 1, "closed": 1})
+    );
+    assert_eq!(
+        data["by_priority"],
+        json!({"low": 0, "medium": 1, "high": 1, "critical": 1})
+    );
+    assert_eq!(data["cases_today"], 3);
+    assert_eq!(data["closed_today"], 1);
+    assert_eq!(data["messages_today"], 4);
+    assert_eq!(data["agents_online"], 0);
+    let resolution = millis(&closed.data()["closed_at"]) - millis(&a.data()["created_at"]);
+    assert_eq!(
+        data["avg_resolution_seconds"],
+        average_seconds(&[resolution])
+    );
+    let responses = [
+        millis(&first_a.data()["created_at"]) - millis(&a.data()["created_at"]),
+        millis(&first_c.data()["created_at"]) - millis(&c.data()["created_at"]),
+    ];
+    assert_eq!(
+        data["avg_first_response_seconds"],
+        average_seconds(&responses)
+    );
+}
+
+#[actix_web::test]
+async fn cases_by_type_is_largest_first_and_honours_the_date_filters() {
+    let app = spawn_app().await;
+    let token = app.admin.token.clone();
+    for case_type in [
+        "neglect",
+        "abuse",
+        "neglect",
+        "counselling",
+        "neglect",
+        "abuse",
+    ] {
+        app.create_case(&token, json!({"type": case_type})).await;
+    }
+    let all = app.get("/api/v1/dashboard/cases-by-type", &token).await;
+    assert_eq!(
+        *all.data(),
+        json!([
+            {"type": "neglect", "count": 3},
+            {"type": "abuse", "count": 2},
+            {"type": "counselling", "count": 1}
+        ])
+    );
+    let future = app
+        .get(
+            "/api/v1/dashboard/cases-by-type?created_after=2999-01-01",
+            &token,
+        )
+        .await;
+    assert_eq!(*future.data(), json!([]));
+    let past = app
+        .get(
+            "/api/v1/dashboard/cases-by-type?created_before=2999-01-01&created_after=2000-01-01",
+            &token,
+        )
+        .await;
+    assert_eq!(past.data().as_array().map(Vec::len), Some(3));
+    let bad = app
+        .get("/api/v1/dashboard/cases-by-type?created_after=soon", &token)
+        .await;
+    assert_eq!(bad.status, 400);
+}
+
+#[actix_web::test]
+async fn agent_performance_shows_each_agent_and_an_agent_only_their_own_row() {
+    let app = spawn_app().await;
+    let supervisor = app.create_user("supervisor").await;
+    let amy = app.create_user("agent").await;
+    let ben = app.create_user("agent").await;
+    let case = app
+        .create_case(&supervisor.token, json!({"assigned_to": amy.id}))
+        .await;
+    app.create_case(&supervisor.token, json!({"assigned_to": amy.id}))
+        .await;
+    let reply = message(&app, &amy.token, case.id(), "outbound").await;
+    let closed = app
+        .put(
+            &format!("/api/v1/cases/{}", case.id()),
+            &amy.token,
+            json!({"status": "closed"}),
+        )
+        .await;
+    let _socket = app.socket(&amy.token).await;
+
+    let all = app
+        .get("/api/v1/dashboard/agent-performance", &supervisor.token)
+        .await;
+    assert_eq!(all.status, 200, "{}", all.body);
+    let rows = all.data().as_array().expect("rows").clone();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let amy_row = rows.iter().find(|r| r["agent_id"] == amy.id).expect("amy");
+    assert_eq!(amy_row["cases_assigned"], 2);
+    assert_eq!(amy_row["open_cases"], 1);
+    assert_eq!(amy_row["cases_closed"], 1);
+    assert_eq!(amy_row["messages_sent"], 1);
+    let response = millis(&reply.data()["created_at"]) - millis(&case.data()["created_at"]);
+    assert_eq!(
+        amy_row["avg_first_response_seconds"],
+        average_seconds(&[response])
+    );
+    let resolution = millis(&closed.data()["closed_at"]) - millis(&case.data()["created_at"]);
+    assert_eq!(
+        amy_row["avg_resolution_seconds"],
+        average_seconds(&[resolution])
+    );
+    let ben_row = rows.iter().find(|r| r["agent_id"] == ben.id).expect("ben");
+    assert_eq!(ben_row["cases_assigned"], 0);
+    assert_eq!(ben_row["presence"], "offline");
+    assert_eq!(ben_row["avg_resolution_seconds"], Value::Null);
+
+    let own = app
+        .get("/api/v1/dashboard/agent-performance", &ben.token)
+        .await;
+    let own_rows = own.data().as_array().expect("rows");
+    assert_eq!(own_rows.len(), 1);
+    assert_eq!(own_rows[0]["agent_id"], ben.id);
+}
