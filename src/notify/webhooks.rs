@@ -1,7 +1,7 @@
 //! The webhook dispatcher: claims due deliveries from the outbox, POSTs them signed, and
 //! records every attempt. Attempts run concurrently up to `HELPLINE_WEBHOOK_CONCURRENCY`, and
-//! one subscription holds at most a quarter of those places, so a receiver that hangs delays
-//! nobody else. No redirect is followed; only public addresses are reached unless allowed.
+//! one subscription is given at most a quarter of those places when deliveries are claimed,
+//! so a receiver that hangs delays nobody else. No redirect is followed; only public addresses are reached unless allowed.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,8 +31,10 @@ pub struct Dispatcher {
     places: Arc<Semaphore>,
     total_places: u32,
     per_subscription: usize,
-    /// Attempts in flight per subscription.
+    /// Deliveries claimed and not yet finished, per subscription.
     in_flight: Arc<DashMap<i64, usize>>,
+    /// Woken when an attempt finishes.
+    wake: tokio::sync::Notify,
     /// Finished attempts, on their way to the store.
     finished: Finished,
 }
@@ -78,6 +80,7 @@ impl Dispatcher {
             total_places: concurrency,
             per_subscription: (places / 4).max(1),
             in_flight: Arc::new(DashMap::new()),
+            wake: tokio::sync::Notify::new(),
             finished,
         })
     }
@@ -85,19 +88,20 @@ impl Dispatcher {
     /// Runs until `shutdown`; then waits for the attempts in flight.
     pub async fn run(self: Arc<Self>, shutdown: Shutdown) {
         while !shutdown.is_requested() {
-            let free = self.places.available_permits().min(BATCH);
-            let busy: Vec<i64> = self
-                .in_flight
-                .iter()
-                .filter(|entry| *entry.value() >= self.per_subscription)
-                .map(|entry| *entry.key())
-                .collect();
+            let claimed: usize = self.in_flight.iter().map(|entry| *entry.value()).sum();
+            let free = (self.total_places as usize)
+                .saturating_sub(claimed)
+                .min(BATCH);
+            let room = |subscription_id: i64| {
+                let taken = self.in_flight.get(&subscription_id).map_or(0, |n| *n);
+                self.per_subscription.saturating_sub(taken) as i64
+            };
             let lease_until = Timestamp(Timestamp::now().millis() + LEASE.as_millis() as i64);
             let claimed = if free == 0 {
                 Ok(Vec::new())
             } else {
                 self.store
-                    .claim_deliveries(free as i64, lease_until, &busy)
+                    .claim_deliveries(free as i64, lease_until, &room)
                     .await
             };
             match claimed {
@@ -112,6 +116,7 @@ impl Dispatcher {
             }
             tokio::select! {
                 _ = self.store.outbox.webhooks.notified() => {}
+                _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                 _ = shutdown.requested() => {}
             }
@@ -121,20 +126,23 @@ impl Dispatcher {
     }
 
     async fn spawn_attempt(self: Arc<Self>, delivery: DueDelivery) {
-        let Ok(place) = self.places.clone().acquire_owned().await else {
-            return;
-        };
-        *self.in_flight.entry(delivery.subscription_id).or_insert(0) += 1;
+        let subscription_id = delivery.subscription_id;
+        // Counted before the task starts, so the next claim already sees it.
+        *self.in_flight.entry(subscription_id).or_insert(0) += 1;
         actix_web::rt::spawn(async move {
-            let outcome = self.attempt(&delivery).await;
-            let subscription_id = delivery.subscription_id;
-            // The delivery stays leased until recorded, so nobody takes it meanwhile.
-            let _ = self.finished.send((delivery, outcome));
+            // Claims never exceed the free places, so this does not wait; at shutdown the
+            // dispatcher takes every place to wait for the attempts in hand.
+            if let Ok(_place) = self.places.acquire().await {
+                let outcome = self.attempt(&delivery).await;
+                // The delivery stays leased until recorded, so nobody takes it meanwhile.
+                let _ = self.finished.send((delivery, outcome));
+            }
             self.in_flight.remove_if_mut(&subscription_id, |_, count| {
                 *count -= 1;
                 *count == 0
             });
-            drop(place);
+            // Room again: look for more work now rather than at the next tick.
+            self.wake.notify_one();
         });
     }
 

@@ -253,34 +253,46 @@ impl Store {
         Ok((attempts, total))
     }
 
-    /// Claims up to `limit` due deliveries, leasing them until `lease_until` so no other
-    /// dispatcher takes them meanwhile; subscriptions in `busy` are skipped.
+    /// Claims due deliveries, leasing them until `lease_until` so no other dispatcher takes
+    /// them meanwhile: at most `limit` in all and `room(subscription)` per subscription, so
+    /// one subscription's backlog never takes every place.
     pub async fn claim_deliveries(
         &self,
         limit: i64,
         lease_until: Timestamp,
-        busy: &[i64],
+        room: &(dyn Fn(i64) -> i64 + Sync),
     ) -> Result<Vec<DueDelivery>, StoreError> {
         let now = Timestamp::now().millis();
         let skip_locked = match self.dialect {
             Dialect::Sqlite => "",
             Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
         };
-        let busy_clause = if busy.is_empty() {
-            String::new()
-        } else {
-            let ids: Vec<String> = busy.iter().map(i64::to_string).collect();
-            format!(" AND subscription_id NOT IN ({})", ids.join(", "))
-        };
         let mut tx = self.begin_write().await?;
-        let ids: Vec<(i64,)> = sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT id FROM webhook_deliveries WHERE status = 'pending' \
-             AND next_attempt_at <= $1{busy_clause} ORDER BY next_attempt_at, id LIMIT $2{skip_locked}"
-        )))
+        let subscriptions: Vec<(i64,)> = sqlx::query_as(
+            "SELECT DISTINCT subscription_id FROM webhook_deliveries \
+             WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY subscription_id LIMIT 100",
+        )
         .bind(now)
-        .bind(limit)
         .fetch_all(tx.conn())
         .await?;
+        let mut ids: Vec<(i64,)> = Vec::new();
+        for (subscription_id,) in subscriptions {
+            let wanted = room(subscription_id).min(limit - ids.len() as i64);
+            if wanted <= 0 {
+                continue;
+            }
+            let mut claimed: Vec<(i64,)> = sqlx::query_as(AssertSqlSafe(format!(
+                "SELECT id FROM webhook_deliveries WHERE subscription_id = $1 \
+                 AND status = 'pending' AND next_attempt_at <= $2 \
+                 ORDER BY next_attempt_at, id LIMIT $3{skip_locked}"
+            )))
+            .bind(subscription_id)
+            .bind(now)
+            .bind(wanted)
+            .fetch_all(tx.conn())
+            .await?;
+            ids.append(&mut claimed);
+        }
         if ids.is_empty() {
             return Ok(Vec::new());
         }
