@@ -1,21 +1,17 @@
 //! `/dashboard`: the supervisors' numbers. Aggregates run in SQL; who is online comes from the
-//! presence actor. "Today" is the server's UTC day.
-
-use std::collections::HashSet;
+//! presence actor. "Today" is the server's UTC day. The stats object itself is built in
+//! [`dashboard::stats`], shared with the live `dashboard` topic.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Utc;
 use serde::Serialize;
-use serde_json::{Map, Value, json};
 
 use super::AppState;
 use super::auth::AuthUser;
 use super::envelope;
 use super::extract::QueryParams;
-use crate::domain::case::{CaseStatus, Priority};
-use crate::domain::time::Timestamp;
 use crate::domain::user::{PresenceStatus, Role};
 use crate::error::ApiError;
+use crate::realtime::dashboard;
 use crate::realtime::presence::{PresenceEntry, Snapshot};
 use crate::store::{CreatedRange, average_seconds};
 
@@ -27,16 +23,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         );
 }
 
-/// The first instant of today, UTC.
-fn today() -> Timestamp {
-    let midnight = Utc::now()
-        .date_naive()
-        .and_hms_opt(0, 0, 0)
-        .unwrap_or_default()
-        .and_utc();
-    Timestamp(midnight.timestamp_millis())
-}
-
 async fn presence(state: &AppState) -> Vec<PresenceEntry> {
     state
         .realtime
@@ -46,53 +32,14 @@ async fn presence(state: &AppState) -> Vec<PresenceEntry> {
         .unwrap_or_default()
 }
 
-/// GET /api/v1/dashboard/stats
+/// GET /api/v1/dashboard/stats: the same object the `dashboard` topic pushes.
 async fn stats(
     req: HttpRequest,
     _auth: AuthUser,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     QueryParams::parse(&req)?.finish()?;
-    let counts = state.store.case_counts(today()).await?;
-    let agents: HashSet<i64> = state.store.active_agent_ids().await?.into_iter().collect();
-    let agents_online = presence(&state)
-        .await
-        .iter()
-        .filter(|entry| agents.contains(&entry.user_id))
-        .count();
-    // Every status and priority is present, 0 included, in lifecycle order.
-    let by_status: Map<String, Value> = CaseStatus::ALL
-        .iter()
-        .map(|s| {
-            (
-                s.as_str().to_string(),
-                json!(counts.by_status.get(s.as_str()).copied().unwrap_or(0)),
-            )
-        })
-        .collect();
-    let by_priority: Map<String, Value> = Priority::ALL
-        .iter()
-        .map(|p| {
-            (
-                p.as_str().to_string(),
-                json!(counts.by_priority.get(p.as_str()).copied().unwrap_or(0)),
-            )
-        })
-        .collect();
-    let total: i64 = counts.by_status.values().sum();
-    let closed = counts.by_status.get("closed").copied().unwrap_or(0);
-    let data = json!({
-        "total_cases": total,
-        "open_cases": total - closed,
-        "by_status": by_status,
-        "by_priority": by_priority,
-        "cases_today": counts.cases_today,
-        "closed_today": counts.closed_today,
-        "messages_today": counts.messages_today,
-        "agents_online": agents_online,
-        "avg_first_response_seconds": average_seconds(counts.first_response.0, counts.first_response.1),
-        "avg_resolution_seconds": average_seconds(counts.resolution.0, counts.resolution.1),
-    });
+    let data = dashboard::stats(&state.store, &state.realtime.presence).await?;
     Ok(envelope::ok(data, "Dashboard statistics"))
 }
 

@@ -10,6 +10,7 @@ use actix::prelude::*;
 use bytestring::ByteString;
 
 use super::bus::{BusMessage, BusSender};
+use super::dashboard::Changed;
 use super::protocol;
 use super::ws_session::{Deliver, Resync, ShuttingDown, SocketId, TooSlow, WsSession};
 use crate::store::TopicEvent;
@@ -26,6 +27,32 @@ pub struct Hub {
     by_socket: HashMap<SocketId, HashSet<Arc<str>>>,
     /// The other nodes, when there are any (`HELPLINE_REDIS_URL`).
     bus: Option<BusSender>,
+    /// Told of every committed event and presence change (the live dashboard).
+    observer: Option<Recipient<Changed>>,
+}
+
+/// From now on, the observer hears of every change.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct AttachObserver(pub Recipient<Changed>);
+
+impl Handler<AttachObserver> for Hub {
+    type Result = ();
+    fn handle(&mut self, AttachObserver(observer): AttachObserver, _: &mut Context<Self>) {
+        self.observer = Some(observer);
+    }
+}
+
+/// Whether a topic has subscribers on this node.
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct HasSubscribers(pub &'static str);
+
+impl Handler<HasSubscribers> for Hub {
+    type Result = bool;
+    fn handle(&mut self, HasSubscribers(topic): HasSubscribers, _: &mut Context<Self>) -> bool {
+        self.topics.contains_key(topic)
+    }
 }
 
 impl Actor for Hub {
@@ -170,6 +197,9 @@ impl Handler<Publish> for Hub {
         if let Some(bus) = self.bus.as_ref().filter(|_| !from_bus) {
             bus.send(BusMessage::events(&events));
         }
+        if let Some(observer) = &self.observer {
+            observer.do_send(Changed);
+        }
         let mut too_slow = Vec::new();
         for event in events {
             let Some((topic, subscribers)) = self.topics.get_key_value(event.topic.as_str()) else {
@@ -200,6 +230,11 @@ impl Handler<Broadcast> for Hub {
                 frame: msg.frame.to_string(),
                 except_user: msg.except_user,
             });
+        }
+        if msg.topic == "presence"
+            && let Some(observer) = &self.observer
+        {
+            observer.do_send(Changed);
         }
         self.broadcast(&msg.topic, msg.frame, msg.except_user);
     }

@@ -3,6 +3,7 @@
 
 pub mod bus;
 pub mod case_session;
+pub mod dashboard;
 pub mod hub;
 pub mod presence;
 pub mod protocol;
@@ -20,7 +21,8 @@ use crate::config::Settings;
 use crate::store::{Store, StoreError};
 use bus::BusHealth;
 use case_session::{CaseSession, CaseSessions};
-use hub::{AttachBus, CloseAll, Hub, Publish};
+use dashboard::Dashboard;
+use hub::{AttachBus, AttachObserver, CloseAll, Hub, Publish};
 use presence::Presence;
 use sockets::Sockets;
 
@@ -38,6 +40,7 @@ pub struct SocketSettings {
 pub struct Realtime {
     pub hub: Addr<Hub>,
     pub presence: Addr<Presence>,
+    pub dashboard: Addr<Dashboard>,
     /// The store, publishing every committed event to the hub.
     pub store: Store,
     pub sockets: Arc<Sockets>,
@@ -72,9 +75,12 @@ impl Realtime {
             });
         }));
         let presence = Presence::new(hub.clone(), store.clone(), settings.presence_grace).start();
+        let dashboard = Dashboard::new(store.clone(), hub.clone(), presence.clone()).start();
+        hub.do_send(AttachObserver(dashboard.clone().recipient()));
         Ok(Realtime {
             hub,
             presence,
+            dashboard,
             store,
             sockets: Arc::default(),
             settings: SocketSettings {

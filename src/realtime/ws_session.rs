@@ -23,6 +23,7 @@ use bytestring::ByteString;
 
 use super::Realtime;
 use super::case_session::{Typing, Viewer};
+use super::dashboard::SendCurrent;
 use super::hub::{Leave, Subscribe, Unsubscribe};
 use super::presence::{Connected, Disconnected, SendSnapshot, SetStatus};
 use super::protocol::{self, ClientFrame, Topic};
@@ -153,8 +154,12 @@ impl WsSession {
         if !topic.is_logged() {
             self.topics.insert(name.clone(), Subscription::Live);
             self.send(ctx, protocol::subscribed(&name, 0, true));
-            if topic == Topic::Presence {
-                self.send_presence_snapshot(ctx);
+            match topic {
+                Topic::Presence => self.send_presence_snapshot(ctx),
+                Topic::Dashboard => self.realtime.dashboard.do_send(SendCurrent {
+                    socket: ctx.address(),
+                }),
+                _ => {}
             }
             return;
         }

@@ -203,3 +203,119 @@ async fn agent_performance_shows_each_agent_and_an_agent_only_their_own_row() {
     assert_eq!(own_rows.len(), 1);
     assert_eq!(own_rows[0]["agent_id"], ben.id);
 }
+
+/// A small deterministic generator, so a failure can be replayed.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+#[actix_web::test]
+async fn the_live_dashboard_push_equals_get_stats_after_200_random_changes() {
+    let app = crate::helpers::spawn_app_with(|settings| {
+        settings.presence_grace = std::time::Duration::from_millis(100);
+    })
+    .await;
+    let supervisor = app.create_user("supervisor").await;
+    let agents = [
+        app.create_user("agent").await,
+        app.create_user("agent").await,
+        app.create_user("agent").await,
+    ];
+    let mut watcher = app.socket(&supervisor.token).await;
+    assert_eq!(
+        watcher.subscribe("dashboard", None).await["type"],
+        "subscribed"
+    );
+    let first = watcher.next_of("dashboard").await;
+    let stats = app.get("/api/v1/dashboard/stats", &supervisor.token).await;
+    assert_eq!(
+        first["data"],
+        *stats.data(),
+        "a new subscriber gets the current object"
+    );
+
+    let mut random = Lcg(42);
+    let statuses = ["open", "in_progress", "escalated", "closed"];
+    let priorities = ["low", "medium", "high", "critical"];
+    let mut cases: Vec<i64> = Vec::new();
+    let mut sockets: Vec<Option<crate::socket::Socket>> = vec![None, None, None];
+    for _ in 0..200 {
+        match random.below(10) {
+            0..=3 => {
+                let status = statuses[random.below(3) as usize];
+                let priority = priorities[random.below(4) as usize];
+                let case = app
+                    .create_case(
+                        &supervisor.token,
+                        json!({"status": status, "priority": priority}),
+                    )
+                    .await;
+                cases.push(case.id());
+            }
+            4..=5 if !cases.is_empty() => {
+                let id = cases[random.below(cases.len() as u64) as usize];
+                let status = statuses[random.below(4) as usize];
+                let priority = priorities[random.below(4) as usize];
+                app.put(
+                    &format!("/api/v1/cases/{id}"),
+                    &supervisor.token,
+                    json!({"status": status, "priority": priority}),
+                )
+                .await;
+            }
+            6 if !cases.is_empty() => {
+                let id = cases[random.below(cases.len() as u64) as usize];
+                let direction = ["inbound", "outbound"][random.below(2) as usize];
+                message(&app, &supervisor.token, id, direction).await;
+            }
+            7 if !cases.is_empty() => {
+                let id = cases[random.below(cases.len() as u64) as usize];
+                app.put(
+                    &format!("/api/v1/cases/{id}"),
+                    &supervisor.token,
+                    json!({"status": "closed"}),
+                )
+                .await;
+            }
+            _ => {
+                let which = random.below(3) as usize;
+                match sockets[which].take() {
+                    Some(socket) => socket.close().await,
+                    None => {
+                        let mut socket = app.socket(&agents[which].token).await;
+                        if random.below(2) == 0 {
+                            socket
+                                .send(json!({"type": "presence", "status": "away"}))
+                                .await;
+                        }
+                        sockets[which] = Some(socket);
+                    }
+                }
+            }
+        }
+    }
+    // Let presence settle (grace period), then read pushes until they stop.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let mut last = None;
+    while let Some(frame) = watcher
+        .next_within(std::time::Duration::from_millis(1500))
+        .await
+    {
+        if frame["type"] == "dashboard" {
+            last = Some(frame);
+        }
+    }
+    let last = last.expect("the dashboard was pushed after the changes");
+    let stats = app.get("/api/v1/dashboard/stats", &supervisor.token).await;
+    assert_eq!(last["data"], *stats.data());
+    let online = sockets.iter().filter(|s| s.is_some()).count();
+    assert_eq!(stats.data()["agents_online"], online);
+}
