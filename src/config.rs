@@ -248,6 +248,11 @@ pub struct Settings {
     )]
     pub rate_limit_other: u32,
 
+    /// A static bearer token that lets a Prometheus scraper read `/metrics` (at least 16
+    /// characters); admins' own tokens work too.
+    #[arg(long, env = "HELPLINE_METRICS_TOKEN", value_name = "HELPLINE_METRICS_TOKEN", value_parser = parse_metrics_token)]
+    pub metrics_token: Option<String>,
+
     /// How often the server pings a socket.
     #[arg(long, env = "HELPLINE_WS_PING_INTERVAL", value_name = "HELPLINE_WS_PING_INTERVAL", default_value = "15s", value_parser = parse_duration)]
     pub ws_ping_interval: Duration,
@@ -289,6 +294,7 @@ impl Settings {
             ws_queue: 512,
             send_buffer_bytes: None,
             redis_url: None,
+            metrics_token: None,
             // Tests exercise limits on purpose only.
             rate_limit_cases: 0,
             rate_limit_users: 0,
@@ -362,6 +368,13 @@ fn parse_database_url(value: &str) -> Result<String, String> {
     } else {
         Err("must start with sqlite:// or postgres://".into())
     }
+}
+
+fn parse_metrics_token(value: &str) -> Result<String, String> {
+    if value.len() < 16 {
+        return Err("must be at least 16 characters".into());
+    }
+    Ok(value.to_string())
 }
 
 fn parse_jwt_secret(value: &str) -> Result<String, String> {

@@ -81,6 +81,7 @@ impl Application {
         // post-quantum key exchange, hence the deprecation note.
         #[allow(deprecated)]
         let _ = rustls::crypto::ring::default_provider().install_default();
+        telemetry::metrics();
         let store = Store::connect(
             &settings.database_url,
             settings.database_max_connections,
@@ -106,6 +107,7 @@ impl Application {
             realtime: realtime.clone(),
             in_flight: in_flight.clone(),
             allow_private_webhooks: settings.webhook_allow_private,
+            metrics_token: settings.metrics_token.clone(),
             rate_limits: RateLimits {
                 limits: Limits {
                     cases: settings.rate_limit_cases,

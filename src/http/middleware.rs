@@ -50,15 +50,17 @@ pub async fn request_context(
         response.headers_mut().insert(REQUEST_ID, value);
     }
     let status = response.status().as_u16();
-    span.record(
-        "route",
-        response
-            .request()
-            .match_pattern()
-            .unwrap_or_else(|| "unmatched".into()),
-    );
+    let route = response
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".into());
+    let method = response.request().method().to_string();
+    let elapsed = started.elapsed();
+    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status.to_string()).increment(1);
+    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route.clone()).record(elapsed.as_secs_f64());
+    span.record("route", route);
     span.record("status", status);
-    span.record("latency_ms", started.elapsed().as_secs_f64() * 1000.0);
+    span.record("latency_ms", elapsed.as_secs_f64() * 1000.0);
     span.in_scope(|| tracing::info!("request finished"));
     Ok(response)
 }

@@ -8,6 +8,7 @@ mod dashboard;
 pub mod envelope;
 mod extract;
 mod health;
+mod metrics;
 pub mod middleware;
 pub mod rate_limit;
 mod users;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub store: Store,
     pub realtime: Realtime,
     pub rate_limits: rate_limit::RateLimits,
+    /// The static bearer token a Prometheus scraper may use for `/metrics`.
+    pub metrics_token: Option<String>,
     /// Whether webhook URLs may point at private addresses.
     pub allow_private_webhooks: bool,
     /// Requests being handled now (a WebSocket counts only during its upgrade).
@@ -69,29 +72,30 @@ impl AppState {
 
 /// Registers every route. Each path is a `resource`, so a wrong method gets 405, not 404.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/health")
-            .route(web::get().to(health::health))
-            .route(web::head().to(health::health)),
-    )
-    .service(
-        web::scope("/api/v1")
-            .service(
-                web::resource("/health")
-                    .route(web::get().to(health::health))
-                    .route(web::head().to(health::health)),
-            )
-            .service(web::resource("/auth/login").route(web::post().to(auth::login)))
-            .service(web::resource("/auth/me").route(web::get().to(auth::me)))
-            .service(web::resource("/auth/logout").route(web::post().to(auth::logout)))
-            .configure(cases::routes)
-            .configure(clients::routes)
-            .configure(users::routes)
-            .configure(communications::routes)
-            .configure(webhooks::routes)
-            .configure(dashboard::routes)
-            .configure(ws::routes),
-    );
+    cfg.configure(metrics::routes)
+        .service(
+            web::resource("/health")
+                .route(web::get().to(health::health))
+                .route(web::head().to(health::health)),
+        )
+        .service(
+            web::scope("/api/v1")
+                .service(
+                    web::resource("/health")
+                        .route(web::get().to(health::health))
+                        .route(web::head().to(health::health)),
+                )
+                .service(web::resource("/auth/login").route(web::post().to(auth::login)))
+                .service(web::resource("/auth/me").route(web::get().to(auth::me)))
+                .service(web::resource("/auth/logout").route(web::post().to(auth::logout)))
+                .configure(cases::routes)
+                .configure(clients::routes)
+                .configure(users::routes)
+                .configure(communications::routes)
+                .configure(webhooks::routes)
+                .configure(dashboard::routes)
+                .configure(ws::routes),
+        );
 }
 
 /// Any path no route matches.

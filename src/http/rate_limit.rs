@@ -155,6 +155,7 @@ pub async fn rate_limit(
             "Rate limit of {limit} requests per hour for {} exceeded; retry in {retry_after} s",
             group.name()
         );
+        metrics::counter!("rate_limit_rejections_total", "group" => group.name()).increment(1);
         let mut refused = envelope::error(StatusCode::TOO_MANY_REQUESTS, &message, &[]);
         refused
             .headers_mut()

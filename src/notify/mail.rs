@@ -92,6 +92,12 @@ impl Mailer {
                 .map(|delay| Timestamp(Timestamp::now().millis() + delay.as_millis() as i64)),
             _ => None,
         };
+        let outcome = match (&result, retry_at) {
+            (Ok(()), _) => "sent",
+            (Err(_), Some(_)) => "retry",
+            (Err(_), None) => "failed",
+        };
+        metrics::counter!("emails_total", "outcome" => outcome).increment(1);
         match &result {
             Ok(()) => tracing::info!(email = email.id, kind = %email.kind, "mail sent"),
             Err((_, error)) => tracing::warn!(

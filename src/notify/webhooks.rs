@@ -163,6 +163,12 @@ impl Dispatcher {
                 Timestamp::now().millis() + delay.as_millis() as i64,
             ))
         });
+        let outcome = match (&error, retry_at) {
+            (None, _) => "delivered",
+            (Some(_), Some(_)) => "retry",
+            (Some(_), None) => "failed",
+        };
+        metrics::counter!("webhook_attempts_total", "outcome" => outcome).increment(1);
         tracing::info!(
             delivery = delivery.id,
             subscription = delivery.subscription_id,

@@ -194,6 +194,9 @@ impl Handler<Leave> for Hub {
 impl Handler<Publish> for Hub {
     type Result = ();
     fn handle(&mut self, Publish { events, from_bus }: Publish, _: &mut Context<Self>) {
+        if !from_bus {
+            metrics::counter!("events_published_total").increment(events.len() as u64);
+        }
         if let Some(bus) = self.bus.as_ref().filter(|_| !from_bus) {
             bus.send(BusMessage::events(&events));
         }
@@ -267,6 +270,7 @@ impl Hub {
     fn drop_slow(&mut self, sockets: Vec<(SocketId, Addr<WsSession>)>) {
         for (socket_id, socket) in sockets {
             if self.leave(socket_id) && socket.connected() {
+                metrics::counter!("websocket_slow_readers_closed_total").increment(1);
                 socket.do_send(TooSlow);
             }
         }

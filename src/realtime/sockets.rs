@@ -59,10 +59,13 @@ impl Sockets {
 
     pub fn register(&self, id: SocketId, socket: Addr<WsSession>) {
         self.open.insert(id, socket);
+        metrics::gauge!("websocket_connections").increment(1.0);
     }
 
     pub fn unregister(&self, id: SocketId) {
-        self.open.remove(&id);
+        if self.open.remove(&id).is_some() {
+            metrics::gauge!("websocket_connections").decrement(1.0);
+        }
     }
 
     pub fn count(&self) -> usize {

@@ -9,6 +9,7 @@ mod communications;
 mod dashboard;
 mod email;
 mod helpers;
+mod metrics;
 mod process;
 mod rate_limits;
 mod realtime;
