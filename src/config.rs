@@ -166,7 +166,7 @@ pub struct Settings {
     pub webhook_retry_schedule: RetrySchedule,
 
     /// How long a webhook receiver has to answer.
-    #[arg(long, env = "HELPLINE_WEBHOOK_TIMEOUT", value_name = "HELPLINE_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "HELPLINE_WEBHOOK_TIMEOUT", value_name = "HELPLINE_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = parse_webhook_timeout)]
     pub webhook_timeout: Duration,
 
     /// Webhook attempts in flight at once (each subscription takes at most a quarter of them).
@@ -368,6 +368,15 @@ fn parse_database_url(value: &str) -> Result<String, String> {
     } else {
         Err("must start with sqlite:// or postgres://".into())
     }
+}
+
+/// At most a minute: an attempt must end well within its two-minute lease.
+fn parse_webhook_timeout(value: &str) -> Result<Duration, String> {
+    let timeout = parse_duration(value)?;
+    if timeout > Duration::from_secs(60) {
+        return Err("must be at most 60s".into());
+    }
+    Ok(timeout)
 }
 
 fn parse_metrics_token(value: &str) -> Result<String, String> {

@@ -13,6 +13,7 @@ pub mod telemetry;
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::Mutex;
@@ -48,6 +49,9 @@ pub struct Application {
 /// WebSocket is closed with 1001 (after the events those requests published).
 #[derive(Clone)]
 pub struct Stopper {
+    /// Set once a stop has begun; `true` once it has finished.
+    stopping: Arc<AtomicBool>,
+    finished: tokio::sync::watch::Sender<bool>,
     server: ServerHandle,
     realtime: Realtime,
     in_flight: InFlight,
@@ -57,6 +61,7 @@ pub struct Stopper {
 
 impl Stopper {
     pub async fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
         let server = self.server.clone();
         let stopped = actix_web::rt::spawn(async move { server.stop(true).await });
         self.in_flight.wait_idle(self.timeout).await;
@@ -70,6 +75,7 @@ impl Stopper {
         }
         let _ = stopped.await;
         self.realtime.store.close().await;
+        self.finished.send_replace(true);
     }
 }
 
@@ -156,6 +162,8 @@ impl Application {
         tracing::info!(address = %settings.bind, port, "listening");
         let server = server.run();
         let stopper = Stopper {
+            stopping: Arc::default(),
+            finished: tokio::sync::watch::Sender::new(false),
             server: server.handle(),
             realtime,
             in_flight,
@@ -182,12 +190,20 @@ impl Application {
     /// Serves until stopped, by SIGINT/SIGTERM or the [`Stopper`].
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let stopper = self.stopper.clone();
+        let signals = stopper.clone();
         actix_web::rt::spawn(async move {
             wait_for_signal().await;
             tracing::info!("stop signal received: finishing requests, closing sockets");
-            stopper.stop().await;
+            signals.stop().await;
         });
-        self.server.await
+        let served = self.server.await;
+        // The server stops midway through a stop: let the rest (the dispatchers' attempts in
+        // hand, recording their outcomes, closing the store) finish before returning.
+        if stopper.stopping.load(Ordering::SeqCst) {
+            let mut finished = stopper.finished.subscribe();
+            let _ = finished.wait_for(|done| *done).await;
+        }
+        served
     }
 }
 

@@ -95,6 +95,10 @@ pub struct MemoryCounters {
 
 impl CounterStore for MemoryCounters {
     fn increment(&self, key: String, window: i64) -> BoxFuture<'_, u64> {
+        // Now and then, forget counters of windows that have ended.
+        if self.counters.len() > 10_000 && self.counters.len() % 1024 == 0 {
+            self.counters.retain(|_, (w, _)| *w == window);
+        }
         let mut entry = self.counters.entry(key).or_insert((window, 0));
         if entry.0 != window {
             *entry = (window, 0);
@@ -122,7 +126,8 @@ pub async fn rate_limit(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    let (Some(state), Some(group)) = (state, Group::of(req.path())) else {
+    // The decoded path, as routing sees it (`/api/v1/%63ases` is `/cases`).
+    let (Some(state), Some(group)) = (state, Group::of(req.match_info().as_str())) else {
         return next
             .call(req)
             .await

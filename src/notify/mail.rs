@@ -13,7 +13,8 @@ use crate::domain::time::Timestamp;
 use crate::store::{DueEmail, Store};
 
 const LEASE: Duration = Duration::from_secs(120);
-const BATCH: i64 = 20;
+/// One at a time: each email's lease starts when it is about to be sent.
+const BATCH: i64 = 1;
 
 pub struct Mailer {
     store: Store,
@@ -110,8 +111,19 @@ impl Mailer {
             ),
         }
         let result = result.map_err(|(_, error)| error);
-        if let Err(error) = self.store.record_email(email, result, retry_at).await {
-            tracing::warn!(%error, email = email.id, "mail: could not record a send");
+        for retry in 1..=5u64 {
+            match self
+                .store
+                .record_email(email, result.clone(), retry_at)
+                .await
+            {
+                Ok(()) => break,
+                Err(error) if retry == 5 => {
+                    // Its lease runs out and it is sent again: at least once.
+                    tracing::warn!(%error, email = email.id, "mail: could not record a send");
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(200 * retry)).await,
+            }
         }
     }
 

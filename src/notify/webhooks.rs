@@ -65,6 +65,8 @@ impl Dispatcher {
     ) -> Result<Self, reqwest::Error> {
         let mut client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy would resolve names itself, around the public-address check.
+            .no_proxy()
             .timeout(timeout)
             .user_agent(concat!("Helpline-Webhooks/", env!("CARGO_PKG_VERSION")));
         if !allow_private {
@@ -242,9 +244,15 @@ pub async fn record(
 ) {
     let mut batch = Vec::new();
     while outcomes.recv_many(&mut batch, 200).await > 0 {
-        if let Err(error) = store.record_attempts(&batch).await {
-            // Their leases run out and they are tried again: at least once.
-            tracing::warn!(%error, attempts = batch.len(), "webhooks: could not record attempts");
+        for retry in 1..=5u64 {
+            match store.record_attempts(&batch).await {
+                Ok(()) => break,
+                Err(error) if retry == 5 => {
+                    // Their leases run out and they are tried again: at least once.
+                    tracing::warn!(%error, attempts = batch.len(), "webhooks: could not record attempts");
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(200 * retry)).await,
+            }
         }
         batch.clear();
     }
@@ -252,6 +260,8 @@ pub async fn record(
 
 /// A short reason for a failed request, without internals.
 fn describe(error: reqwest::Error) -> String {
+    // The URL may carry a partner's token in its query: never in errors or logs.
+    let error = error.without_url();
     if error.is_timeout() {
         "timed out".into()
     } else if error.is_connect() {

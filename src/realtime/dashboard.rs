@@ -88,7 +88,7 @@ pub struct Dashboard {
     dirty: bool,
     /// A build is running.
     building: bool,
-    /// The object last built, and when (its day: a new day resets "today").
+    /// The object last built, and the day it counts "today" for.
     last: Option<(Arc<Value>, Timestamp)>,
     /// New subscribers waiting for the object being built.
     waiting: Vec<Addr<WsSession>>,
@@ -122,9 +122,11 @@ impl Dashboard {
         }
         self.dirty = false;
         self.building = true;
+        // The object is of the day its build began.
+        let day = today();
         let (store, presence) = (self.store.clone(), self.presence.clone());
         let build = actix_web::rt::spawn(async move { stats(&store, &presence).await });
-        ctx.spawn(build.into_actor(self).map(|built, dashboard, _| {
+        ctx.spawn(build.into_actor(self).map(move |built, dashboard, _| {
             dashboard.building = false;
             let Ok(Ok(data)) = built else {
                 dashboard.dirty = true; // try again at the next tick
@@ -146,13 +148,13 @@ impl Dashboard {
             for socket in dashboard.waiting.drain(..) {
                 send_to(&socket, frame.clone());
             }
-            dashboard.last = Some((Arc::new(data), Timestamp::now()));
+            dashboard.last = Some((Arc::new(data), day));
         }));
     }
 
     /// Whether the last object is still current.
     fn is_current(&self) -> bool {
-        !self.dirty && self.last.as_ref().is_some_and(|(_, at)| *at >= today())
+        !self.dirty && self.last.as_ref().is_some_and(|(_, day)| *day == today())
     }
 }
 

@@ -268,15 +268,26 @@ impl Store {
             Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
         };
         let mut tx = self.begin_write().await?;
-        let subscriptions: Vec<(i64,)> = sqlx::query_as(
-            "SELECT DISTINCT subscription_id FROM webhook_deliveries \
-             WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY subscription_id LIMIT 100",
+        // An event committed just as its subscription was deleted can leave a delivery the
+        // delete did not see (PostgreSQL): cancel those here.
+        sqlx::query(
+            "UPDATE webhook_deliveries SET status = 'cancelled', next_attempt_at = NULL \
+             WHERE status = 'pending' AND subscription_id IN \
+             (SELECT id FROM webhook_subscriptions WHERE deleted_at IS NOT NULL)",
+        )
+        .execute(tx.conn())
+        .await?;
+        // The subscriptions waiting longest first, so none is starved.
+        let subscriptions: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT subscription_id, MIN(next_attempt_at) AS due FROM webhook_deliveries \
+             WHERE status = 'pending' AND next_attempt_at <= $1 \
+             GROUP BY subscription_id ORDER BY due, subscription_id LIMIT 100",
         )
         .bind(now)
         .fetch_all(tx.conn())
         .await?;
         let mut ids: Vec<(i64,)> = Vec::new();
-        for (subscription_id,) in subscriptions {
+        for (subscription_id, _) in subscriptions {
             let wanted = room(subscription_id).min(limit - ids.len() as i64);
             if wanted <= 0 {
                 continue;
