@@ -96,7 +96,7 @@ pub struct MemoryCounters {
 impl CounterStore for MemoryCounters {
     fn increment(&self, key: String, window: i64) -> BoxFuture<'_, u64> {
         // Now and then, forget counters of windows that have ended.
-        if self.counters.len() > 10_000 && self.counters.len() % 1024 == 0 {
+        if self.counters.len() > 10_000 && self.counters.len().is_multiple_of(1024) {
             self.counters.retain(|_, (w, _)| *w == window);
         }
         let mut entry = self.counters.entry(key).or_insert((window, 0));
