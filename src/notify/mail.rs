@@ -56,9 +56,12 @@ impl Mailer {
             match self.store.claim_emails(BATCH, lease_until).await {
                 Ok(emails) if !emails.is_empty() => {
                     for email in emails {
-                        // Left unsent, a claimed email is taken again when its lease ends.
                         if shutdown.is_requested() {
-                            break;
+                            // Claimed but not sent: due again at once, for the next start.
+                            if let Err(error) = self.store.release_email(email.id).await {
+                                tracing::warn!(%error, email = email.id, "mail: could not release an email");
+                            }
+                            continue;
                         }
                         self.send(&email).await;
                     }

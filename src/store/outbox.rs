@@ -159,6 +159,19 @@ impl Store {
         Ok(due)
     }
 
+    /// Gives back a claimed email unsent (shutdown): due again now.
+    pub async fn release_email(&self, id: i64) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "UPDATE outbox_emails SET next_attempt_at = $1 WHERE id = $2 AND status = 'pending'",
+        )
+        .bind(Timestamp::now().millis())
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+        tx.commit().await
+    }
+
     /// Records a send: `Ok` is sent; an error is retried at `retry_at`, or failed when there
     /// is none. A message's `status` follows its email.
     pub async fn record_email(
