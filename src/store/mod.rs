@@ -9,6 +9,7 @@ mod dashboard;
 mod events;
 mod idempotency;
 mod outbox;
+mod seed;
 mod sql;
 mod users;
 mod webhooks;
