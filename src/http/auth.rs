@@ -1,14 +1,14 @@
 //! `/auth`: login, me, logout; and the extractor that authenticates every other route.
 
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, web};
 use futures_util::future::LocalBoxFuture;
 use serde_json::json;
 
 use super::AppState;
 use super::envelope;
 use super::extract::JsonBody;
-use crate::auth::token::Claims;
+use crate::auth::token::{Claims, Tokens};
 use crate::domain::input::{self, Input};
 use crate::domain::user::User;
 use crate::error::ApiError;
@@ -59,20 +59,54 @@ impl FromRequest for AuthUser {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let token = bearer_token(req);
+        let claims = state
+            .as_ref()
+            .map(|state| bearer_claims(req, &state.tokens));
         Box::pin(async move {
-            let state =
-                state.ok_or_else(|| ApiError::Internal("application state missing".into()))?;
-            authenticate(&state, token).await
+            let (Some(state), Some(claims)) = (state, claims) else {
+                return Err(ApiError::Internal("application state missing".into()));
+            };
+            user_of(&state, claims?).await
         })
     }
 }
 
-/// Checks a bearer token: valid signature, not expired, not revoked, its user active.
+const MISSING_TOKEN: &str = "Missing bearer token";
+const INVALID_TOKEN: &str = "Invalid or expired token";
+
+/// The outcome of checking a request's bearer token, kept in the request.
+#[derive(Clone)]
+struct CheckedToken(Result<Claims, &'static str>);
+
+/// The verified claims of the request's `Authorization` token. The signature is checked once
+/// per request (the rate limiter and the extractor both need it) and the outcome kept.
+pub fn bearer_claims(req: &HttpRequest, tokens: &Tokens) -> Result<Claims, ApiError> {
+    let known = req.extensions().get::<CheckedToken>().cloned();
+    let CheckedToken(checked) = known.unwrap_or_else(|| {
+        let checked = CheckedToken(match bearer_token(req) {
+            None => Err(MISSING_TOKEN),
+            Some(token) => tokens.verify(&token).ok_or(INVALID_TOKEN),
+        });
+        req.extensions_mut().insert(checked.clone());
+        checked
+    });
+    checked.map_err(|message| ApiError::Unauthorized(message.into()))
+}
+
+/// Checks a bearer token given any way (header or, for WebSockets, the query): valid
+/// signature, not expired, not revoked, its user active.
 pub async fn authenticate(state: &AppState, token: Option<String>) -> Result<AuthUser, ApiError> {
-    let token = token.ok_or_else(|| ApiError::Unauthorized("Missing bearer token".into()))?;
-    let unauthorized = || ApiError::Unauthorized("Invalid or expired token".into());
-    let claims = state.tokens.verify(&token).ok_or_else(unauthorized)?;
+    let token = token.ok_or_else(|| ApiError::Unauthorized(MISSING_TOKEN.into()))?;
+    let claims = state
+        .tokens
+        .verify(&token)
+        .ok_or_else(|| ApiError::Unauthorized(INVALID_TOKEN.into()))?;
+    user_of(state, claims).await
+}
+
+/// The active user a verified token belongs to, unless it was revoked or superseded.
+async fn user_of(state: &AppState, claims: Claims) -> Result<AuthUser, ApiError> {
+    let unauthorized = || ApiError::Unauthorized(INVALID_TOKEN.into());
     let user_id = claims.user_id().ok_or_else(unauthorized)?;
     let user = state
         .store

@@ -17,7 +17,7 @@ use actix_web::web;
 use dashmap::DashMap;
 use futures_util::future::BoxFuture;
 
-use super::auth::bearer_token;
+use super::auth::bearer_claims;
 use super::{AppState, envelope};
 use crate::domain::time::Timestamp;
 
@@ -142,8 +142,8 @@ pub async fn rate_limit(
     }
     // The caller: the user of a genuine token (its signature is enough to count by), else
     // the client's address.
-    let caller = bearer_token(req.request())
-        .and_then(|token| state.tokens.verify(&token))
+    let caller = bearer_claims(req.request(), &state.tokens)
+        .ok()
         .and_then(|claims| claims.user_id())
         .map(|id| format!("user:{id}"))
         .or_else(|| state.client_ip(req.request()).map(|ip| format!("ip:{ip}")))

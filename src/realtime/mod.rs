@@ -102,25 +102,21 @@ impl Realtime {
         {
             return entry.addr.clone();
         }
-        let mut entry = self.sessions.entry(id).or_insert_with(|| {
-            CaseSession::start_for(
-                id,
-                self.store.clone(),
-                self.hub.clone(),
-                self.sessions.clone(),
-                &self.home,
-            )
-        });
+        // None, or one that has stopped: start one under the entry's lock, so two callers
+        // never start two sessions for one case.
+        let mut entry = self
+            .sessions
+            .entry(id)
+            .or_insert_with(|| self.start_session(id));
         if !entry.addr.connected() {
-            *entry = CaseSession::start_for(
-                id,
-                self.store.clone(),
-                self.hub.clone(),
-                self.sessions.clone(),
-                &self.home,
-            );
+            *entry = self.start_session(id);
         }
         entry.addr.clone()
+    }
+
+    fn start_session(&self, id: i64) -> case_session::SessionEntry {
+        let (store, hub, registry) = (self.store.clone(), self.hub.clone(), self.sessions.clone());
+        CaseSession::start_for(id, store, hub, registry, &self.home)
     }
 
     /// Sends `msg` to the session of case `id` and waits for its answer. A session that

@@ -250,19 +250,6 @@ impl WsSession {
         }
     }
 
-    /// As [`Self::subscription_failed`], always as "unavailable, subscribe again".
-    fn subscription_failed_unavailable(
-        &mut self,
-        name: &str,
-        error: &StoreError,
-        ctx: &mut ws::WebsocketContext<Self>,
-    ) {
-        tracing::warn!(topic = name, %error, "dropping a subscription that cannot catch up");
-        self.forget(name);
-        let message = format!("Could not read {name} now; subscribe again with since to recover");
-        self.error(ctx, 503, &message);
-    }
-
     fn cursor(&mut self, name: &str, attempt: u64) -> Option<&mut Cursor> {
         match self.topics.get_mut(name) {
             Some(Subscription::Logged(cursor)) if cursor.attempt == attempt => Some(cursor),
@@ -336,8 +323,8 @@ impl WsSession {
                     // Later seqs were announced but the log has none: never expected (a
                     // committed seq implies every lower one is). Say so rather than skip.
                     tracing::warn!(topic = %name, after, "log read found no events past a gap");
-                    let error = StoreError::NotFound("events");
-                    return session.subscription_failed_unavailable(&name, &error, ctx);
+                    let error = StoreError::Backend(sqlx::Error::RowNotFound);
+                    return session.subscription_failed(&name, &error, ctx);
                 }
                 Err(error) => return session.subscription_failed(&name, &error, ctx),
             };

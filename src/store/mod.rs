@@ -274,6 +274,28 @@ impl Store {
     }
 }
 
+/// Leases claimed outbox rows of `table` until `until` (no other dispatcher takes them
+/// meanwhile); returns their ids as an SQL list for the query that reads them.
+async fn lease(
+    tx: &mut WriteTx,
+    table: &'static str,
+    ids: &[(i64,)],
+    until: crate::domain::time::Timestamp,
+) -> Result<String, StoreError> {
+    let list = ids
+        .iter()
+        .map(|(id,)| id.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE {table} SET next_attempt_at = $1 WHERE id IN ({list})"
+    )))
+    .bind(until.millis())
+    .execute(tx.conn())
+    .await?;
+    Ok(list)
+}
+
 /// `sqlite://file.db` → the same with `mode=rwc`, so a missing file is created.
 fn sqlite_url(url: &str) -> String {
     if url.contains("mode=") {

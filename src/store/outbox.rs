@@ -4,7 +4,7 @@
 
 use sqlx::{AssertSqlSafe, FromRow};
 
-use super::{Dialect, Store, StoreError, WriteTx};
+use super::{Dialect, Store, StoreError, WriteTx, lease};
 use crate::domain::case::{Case, CaseStatus, Priority};
 use crate::domain::communication::DeliveryStatus;
 use crate::domain::time::Timestamp;
@@ -137,14 +137,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let list: Vec<String> = ids.iter().map(|(id,)| id.to_string()).collect();
-        let list = list.join(", ");
-        sqlx::query(AssertSqlSafe(format!(
-            "UPDATE outbox_emails SET next_attempt_at = $1 WHERE id IN ({list})"
-        )))
-        .bind(lease_until.millis())
-        .execute(tx.conn())
-        .await?;
+        let list = lease(&mut tx, "outbox_emails", &ids, lease_until).await?;
         let due: Vec<DueEmail> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT o.id, o.kind, o.recipient, o.attempts, o.case_id, c.type AS case_type, \
              c.status AS case_status, c.priority AS case_priority, o.communication_id, \

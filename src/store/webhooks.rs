@@ -7,7 +7,7 @@ use serde::Serialize;
 use sqlx::{AssertSqlSafe, FromRow};
 
 use super::sql::{Bind, Filter, ListPage};
-use super::{Created, Dialect, IdempotencyKey, Store, StoreError, WriteTx};
+use super::{Created, Dialect, IdempotencyKey, Store, StoreError, WriteTx, lease};
 use crate::domain::time::Timestamp;
 
 /// A subscription as shown; the secret only in the answer to its creation.
@@ -307,14 +307,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let list: Vec<String> = ids.iter().map(|(id,)| id.to_string()).collect();
-        let list = list.join(", ");
-        sqlx::query(AssertSqlSafe(format!(
-            "UPDATE webhook_deliveries SET next_attempt_at = $1 WHERE id IN ({list})"
-        )))
-        .bind(lease_until.millis())
-        .execute(tx.conn())
-        .await?;
+        let list = lease(&mut tx, "webhook_deliveries", &ids, lease_until).await?;
         let due: Vec<DueDelivery> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT d.id, d.subscription_id, d.attempts, s.url, s.secret, e.id AS event_id, \
              e.type, e.actor_id, e.data, e.changes, e.created_at \

@@ -100,3 +100,12 @@ async fn before_login_requests_count_per_address_and_unlimited_groups_carry_no_h
         .expect("health");
     assert_eq!(health.status(), 200);
 }
+
+#[actix_web::test]
+async fn a_percent_encoded_path_counts_against_the_group_it_is_routed_to() {
+    let app = spawn_app_with(|settings| settings.rate_limit_cases = 1).await;
+    assert_eq!(app.get("/api/v1/cases", &app.admin.token).await.status, 200);
+    let encoded = app.get("/api/v1/%63ases", &app.admin.token).await;
+    assert_eq!(encoded.status, 429, "{}", encoded.body);
+    assert_eq!(encoded.header("x-ratelimit-limit"), Some("1"));
+}
