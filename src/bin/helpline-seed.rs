@@ -1,11 +1,13 @@
 //! `helpline-seed`: fills a database with demo cases and messages, to measure at scale.
 //! `cargo run --release --bin helpline-seed -- --cases 1000000` (same `HELPLINE_DATABASE_URL`
-//! as the server; the migrations run first).
+//! as the server, which must have started once to create the admin). Defaults give 200 agents
+//! and five messages per case: 1,000,000 cases come with 5,000,000 messages.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use helpline::auth::password::Passwords;
 use helpline::store::Store;
 
 #[derive(Parser)]
@@ -24,6 +26,16 @@ struct Args {
     /// Spread their creation over this many past days.
     #[arg(long, default_value_t = 365)]
     days: i64,
+    /// Messages on each case, alternating inbound and outbound.
+    #[arg(long, default_value_t = 5)]
+    messages_per_case: usize,
+    /// Seeded agents (`seed-agent-{n}@example.org`) to have; cases are assigned to every
+    /// active agent.
+    #[arg(long, default_value_t = 200)]
+    agents: usize,
+    /// The seeded agents' password.
+    #[arg(long, default_value = "seeded-agent-password")]
+    agent_password: String,
 }
 
 fn main() -> ExitCode {
@@ -39,17 +51,42 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        let store = Store::connect(&args.database_url, 4, Duration::from_secs(30)).await?;
-        let users = store.seed_users().await?;
+        let store = Store::connect(&args.database_url, 4, Duration::from_secs(30))
+            .await
+            .map_err(|error| error.to_string())?;
         let started = Instant::now();
+        let hash = Passwords::default()
+            .hash(args.agent_password.clone())
+            .await
+            .map_err(|error| error.to_string())?;
         store
-            .seed_cases(args.cases, args.days, users.0, &users.1)
-            .await?;
-        Ok::<_, helpline::store::StoreError>(started.elapsed())
+            .seed_agents(args.agents, &hash)
+            .await
+            .map_err(|error| error.to_string())?;
+        let (author, agents) = store
+            .seed_users()
+            .await
+            .map_err(|error| error.to_string())?;
+        store
+            .seed_cases(
+                args.cases,
+                args.days,
+                args.messages_per_case,
+                author,
+                &agents,
+            )
+            .await
+            .map_err(|error| error.to_string())?;
+        Ok::<_, String>(started.elapsed())
     });
     match result {
         Ok(took) => {
-            println!("added {} cases in {:.1}s", args.cases, took.as_secs_f64());
+            println!(
+                "added {} cases with {} messages each in {:.1}s",
+                args.cases,
+                args.messages_per_case,
+                took.as_secs_f64()
+            );
             ExitCode::SUCCESS
         }
         Err(error) => {

@@ -2,8 +2,10 @@
 //! through the bus, of others) and every presence change, and while anyone watches it pushes
 //! the `/dashboard/stats` object when it has changed, at most 4 times a second. The object is
 //! built by [`stats`], the very function `GET /dashboard/stats` answers with, so the push and
-//! the REST answer always agree; the aggregate queries run at most 4 times a second while
-//! changes happen and someone watches, never once per event.
+//! the REST answer always agree. Building it is cheap at any size: the totals are running
+//! tallies kept by every case write in its own transaction (`store/tallies.rs`), and "today"
+//! reads only today's rows; it happens at most 4 times a second while changes happen and
+//! someone watches, never once per event.
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -8,6 +8,7 @@ use sqlx::{AssertSqlSafe, FromRow};
 use super::events::{self, NewEvent, case_topics};
 use super::outbox;
 use super::sql::{Bind, Filter, ListPage};
+use super::tallies::{self, Share};
 use super::{Created, IdempotencyKey, Store, StoreError, WriteTx, parse_column};
 use crate::domain::Channel;
 use crate::domain::case::{Case, CasePatch, CaseStatus, NewCase, Priority, search_text};
@@ -16,7 +17,8 @@ use crate::domain::user::User;
 use crate::error::FieldError;
 
 const COLUMNS: &str = "id, title, narrative, type, status, priority, channel, client_id, \
-                       assigned_to, created_by, created_at, updated_at, closed_at, version";
+                       assigned_to, created_by, created_at, updated_at, closed_at, version, \
+                       first_response_at";
 
 #[derive(FromRow)]
 struct CaseRow {
@@ -35,6 +37,8 @@ struct CaseRow {
     updated_at: i64,
     closed_at: Option<i64>,
     version: i64,
+    /// Internal: feeds the dashboard's tallies, not the API.
+    first_response_at: Option<i64>,
 }
 
 impl TryFrom<CaseRow> for Case {
@@ -169,6 +173,7 @@ impl Store {
             .fetch_one(tx.conn())
             .await?;
             let case = Case::try_from(row)?;
+            tallies::add(tx.conn(), &Share::of(&case, None)).await?;
             let changes = case.creation_changes();
             let event = NewEvent {
                 kind: "case.created",
@@ -273,7 +278,7 @@ impl Store {
         patch: &CasePatch,
     ) -> Result<Case, StoreError> {
         let mut tx = self.begin_write().await?;
-        let mut case = self.lock_case(tx.conn(), id).await?;
+        let (mut case, first_response_at) = self.lock_case(tx.conn(), id).await?;
         // Permission first: a client told to reload must not then be refused.
         case.check_update_allowed(actor, patch)
             .map_err(StoreError::Forbidden)?;
@@ -321,6 +326,11 @@ impl Store {
         .bind(id)
         .execute(tx.conn())
         .await?;
+        let (share_before, share_after) = (
+            Share::of(&before, first_response_at),
+            Share::of(&case, first_response_at),
+        );
+        tallies::replace(tx.conn(), &share_before, &share_after).await?;
         let closes = changes
             .get("status")
             .is_some_and(|_| case.status == CaseStatus::Closed);
@@ -347,13 +357,14 @@ impl Store {
     /// Soft-deletes a case: it disappears from reads; its rows and history stay.
     pub async fn delete_case(&self, id: i64, actor: &User) -> Result<Case, StoreError> {
         let mut tx = self.begin_write().await?;
-        let case = self.lock_case(tx.conn(), id).await?;
+        let (case, first_response_at) = self.lock_case(tx.conn(), id).await?;
         let now = Timestamp::now();
         sqlx::query("UPDATE cases SET deleted_at = $1, updated_at = $1 WHERE id = $2")
             .bind(now.millis())
             .bind(id)
             .execute(tx.conn())
             .await?;
+        tallies::remove(tx.conn(), &Share::of(&case, first_response_at)).await?;
         let event = NewEvent {
             kind: "case.deleted",
             case_id: Some(id),
@@ -398,7 +409,12 @@ impl Store {
         Ok((entries, total))
     }
 
-    async fn lock_case(&self, conn: &mut AnyConnection, id: i64) -> Result<Case, StoreError> {
+    /// The case under a row lock, with its first response time (for the tallies).
+    async fn lock_case(
+        &self,
+        conn: &mut AnyConnection,
+        id: i64,
+    ) -> Result<(Case, Option<i64>), StoreError> {
         let lock = self.dialect.for_update();
         let row: Option<CaseRow> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM cases WHERE id = $1 AND deleted_at IS NULL{lock}"
@@ -406,8 +422,35 @@ impl Store {
         .bind(id)
         .fetch_optional(conn)
         .await?;
-        row.ok_or(StoreError::NotFound("Case"))?.try_into()
+        let row = row.ok_or(StoreError::NotFound("Case"))?;
+        let first_response_at = row.first_response_at;
+        Ok((row.try_into()?, first_response_at))
     }
+}
+
+/// Records `at` as the first response to case `id` unless it has one, and moves the
+/// case's share of the tallies accordingly. The `UPDATE` takes the row lock, so the share
+/// is that of the case as it is now, whatever committed meanwhile.
+pub(super) async fn record_first_response(
+    conn: &mut AnyConnection,
+    id: i64,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    let row: Option<CaseRow> = sqlx::query_as(AssertSqlSafe(format!(
+        "UPDATE cases SET first_response_at = $1 \
+         WHERE id = $2 AND first_response_at IS NULL AND deleted_at IS NULL \
+         RETURNING {COLUMNS}"
+    )))
+    .bind(at.millis())
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(row) = row {
+        let case = Case::try_from(row)?;
+        let before = Share::of(&case, None);
+        tallies::replace(conn, &before, &Share::of(&case, Some(at.millis()))).await?;
+    }
+    Ok(())
 }
 
 /// The assignees to tell about a change: both sides of an assignment change, else nobody.

@@ -2,6 +2,7 @@
 
 use sqlx::{AssertSqlSafe, FromRow};
 
+use super::cases;
 use super::events::{self, NewEvent};
 use super::outbox::{self, EmailKind};
 use super::sql::{Filter, ListPage};
@@ -159,6 +160,9 @@ impl Store {
             .fetch_one(tx.conn())
             .await?;
             let communication = Communication::try_from(row)?;
+            if new.direction == Direction::Outbound {
+                cases::record_first_response(tx.conn(), new.case_id, now).await?;
+            }
             let event = NewEvent {
                 kind: "message.received",
                 case_id: Some(new.case_id),

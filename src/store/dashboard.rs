@@ -61,51 +61,41 @@ const FIRST_RESPONSES: &str = "SELECT case_id, MIN(created_at) AS first_at FROM 
      WHERE direction = 'outbound' GROUP BY case_id";
 
 impl Store {
+    /// The stats' counts: the totals from `case_tallies` (a few rows), "today" from index
+    /// ranges over today's rows only.
     pub async fn case_counts(&self, day_start: Timestamp) -> Result<CaseCounts, StoreError> {
         let mut counts = CaseCounts::default();
-        let groups: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT status, priority, COUNT(*) FROM cases WHERE deleted_at IS NULL \
-             GROUP BY status, priority",
+        let tallies: Vec<(String, String, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT status, priority, cases, resolution_ms, first_responses, first_response_ms \
+             FROM case_tallies",
         )
         .fetch_all(&self.pool)
         .await?;
-        for (status, priority, n) in groups {
-            *counts.by_status.entry(status).or_default() += n;
-            *counts.by_priority.entry(priority).or_default() += n;
+        for (status, priority, cases, resolution_ms, first_responses, first_response_ms) in tallies
+        {
+            if status == "closed" {
+                counts.resolution.0 += resolution_ms;
+                counts.resolution.1 += cases;
+            }
+            counts.first_response.0 += first_response_ms;
+            counts.first_response.1 += first_responses;
+            *counts.by_status.entry(status).or_default() += cases;
+            *counts.by_priority.entry(priority).or_default() += cases;
         }
-        let day = day_start.millis();
-        let (cases_today, closed_today, resolution_sum, resolution_count): (i64, i64, Option<i64>, i64) =
-            sqlx::query_as(
-                "SELECT \
-                 (SELECT COUNT(*) FROM cases WHERE deleted_at IS NULL AND created_at >= $1), \
-                 (SELECT COUNT(*) FROM cases WHERE deleted_at IS NULL AND status = 'closed' \
-                  AND closed_at >= $1), \
-                 (SELECT CAST(SUM(closed_at - created_at) AS BIGINT) FROM cases WHERE deleted_at IS NULL \
-                  AND status = 'closed'), \
-                 (SELECT COUNT(*) FROM cases WHERE deleted_at IS NULL AND status = 'closed')",
-            )
-            .bind(day)
-            .fetch_one(&self.pool)
-            .await?;
-        let (messages_today,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM communications m JOIN cases c ON c.id = m.case_id \
-             WHERE c.deleted_at IS NULL AND m.created_at >= $1",
+        let (cases_today, closed_today, messages_today): (i64, i64, i64) = sqlx::query_as(
+            "SELECT \
+             (SELECT COUNT(*) FROM cases WHERE created_at >= $1 AND deleted_at IS NULL), \
+             (SELECT COUNT(*) FROM cases WHERE closed_at >= $1 AND status = 'closed' \
+              AND deleted_at IS NULL), \
+             (SELECT COUNT(*) FROM communications m JOIN cases c ON c.id = m.case_id \
+              WHERE m.created_at >= $1 AND c.deleted_at IS NULL)",
         )
-        .bind(day)
+        .bind(day_start.millis())
         .fetch_one(&self.pool)
         .await?;
-        let (first_sum, first_count): (Option<i64>, i64) =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT CAST(SUM(f.first_at - c.created_at) AS BIGINT), COUNT(*) FROM cases c \
-                 JOIN ({FIRST_RESPONSES}) f ON f.case_id = c.id WHERE c.deleted_at IS NULL"
-            )))
-            .fetch_one(&self.pool)
-            .await?;
         counts.cases_today = cases_today;
         counts.closed_today = closed_today;
         counts.messages_today = messages_today;
-        counts.resolution = (resolution_sum.unwrap_or(0), resolution_count);
-        counts.first_response = (first_sum.unwrap_or(0), first_count);
         Ok(counts)
     }
 

@@ -11,6 +11,7 @@ mod idempotency;
 mod outbox;
 mod seed;
 mod sql;
+mod tallies;
 mod users;
 mod webhooks;
 

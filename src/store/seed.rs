@@ -4,7 +4,7 @@
 
 use sqlx::AssertSqlSafe;
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, tallies};
 use crate::domain::time::Timestamp;
 
 const TYPES: &[&str] = &[
@@ -22,6 +22,31 @@ const CHANNELS: &[&str] = &["call", "sms", "email", "chat", "whatsapp", "walk_in
 const ROWS_PER_STATEMENT: usize = 500;
 
 impl Store {
+    /// Adds agents `seed-agent-{n}@example.org` (all with `password_hash`) until there are
+    /// `count` seeded ones.
+    pub async fn seed_agents(&self, count: usize, password_hash: &str) -> Result<(), StoreError> {
+        let (existing,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM users WHERE email LIKE 'seed-agent-%@example.org'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let now = Timestamp::now().millis();
+        let mut tx = self.begin_write().await?;
+        for n in existing as usize + 1..=count {
+            sqlx::query(
+                "INSERT INTO users (name, email, role, password_hash, created_at, updated_at) \
+                 VALUES ($1, $2, 'agent', $3, $4, $4)",
+            )
+            .bind(format!("Seeded agent {n}"))
+            .bind(format!("seed-agent-{n}@example.org"))
+            .bind(password_hash)
+            .bind(now)
+            .execute(tx.conn())
+            .await?;
+        }
+        tx.commit().await
+    }
+
     /// The first admin (the author of the seeds) and the active agents (their assignees).
     pub async fn seed_users(&self) -> Result<(i64, Vec<i64>), StoreError> {
         let author: Option<(i64,)> =
@@ -37,11 +62,13 @@ impl Store {
     }
 
     /// Adds `cases` cases spread over the last `days` days, assigned round-robin to
-    /// `assignees`, each with one inbound and (for most) one outbound message by `author`.
+    /// `assignees`, each with `messages_per_case` messages ten minutes apart: inbound first,
+    /// then alternating replies by `author`, except that one case in five is never answered.
     pub async fn seed_cases(
         &self,
         cases: usize,
         days: i64,
+        messages_per_case: usize,
         author: i64,
         assignees: &[i64],
     ) -> Result<(), StoreError> {
@@ -89,12 +116,14 @@ impl Store {
             tx.commit().await?;
             done += batch;
         }
-        // One inbound message per case, and a reply ten minutes later on four cases in five.
         let mut tx = self.begin_write().await?;
-        for (direction, status, delay, filter) in [
-            ("inbound", "received", 0, ""),
-            ("outbound", "sent", 600_000, " AND id % 5 <> 0"),
-        ] {
+        for k in 0..messages_per_case {
+            let (direction, status, filter) = if k % 2 == 0 {
+                ("inbound", "received", "")
+            } else {
+                ("outbound", "sent", " AND id % 5 <> 0")
+            };
+            let delay = k as i64 * 600_000;
             sqlx::query(AssertSqlSafe(format!(
                 "INSERT INTO communications (case_id, channel, direction, body, sender_id, status, \
                  created_at, updated_at) SELECT id, channel, '{direction}', 'seeded', {author}, \
@@ -105,6 +134,16 @@ impl Store {
             .execute(tx.conn())
             .await?;
         }
+        // The writes above bypass the per-case bookkeeping: bring it up to date in one go.
+        sqlx::query(
+            "UPDATE cases SET first_response_at = created_at + 600000 \
+             WHERE id > $1 AND id % 5 <> 0 AND $2 > 1",
+        )
+        .bind(before)
+        .bind(messages_per_case as i64)
+        .execute(tx.conn())
+        .await?;
+        tallies::rebuild(tx.conn()).await?;
         tx.commit().await
     }
 }

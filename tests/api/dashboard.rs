@@ -319,3 +319,126 @@ async fn the_live_dashboard_push_equals_get_stats_after_200_random_changes() {
     let online = sockets.iter().filter(|s| s.is_some()).count();
     assert_eq!(stats.data()["agents_online"], online);
 }
+
+/// What the test knows of one case, to compute the stats by hand.
+struct ModelCase {
+    id: i64,
+    status: String,
+    priority: String,
+    created_at: i64,
+    closed_at: Option<i64>,
+    first_response_at: Option<i64>,
+    messages: usize,
+}
+
+impl ModelCase {
+    fn from(case: &Value, first_response_at: Option<i64>, messages: usize) -> ModelCase {
+        ModelCase {
+            id: case["id"].as_i64().expect("id"),
+            status: case["status"].as_str().expect("status").to_string(),
+            priority: case["priority"].as_str().expect("priority").to_string(),
+            created_at: millis(&case["created_at"]),
+            closed_at: case["closed_at"]
+                .as_str()
+                .map(|_| millis(&case["closed_at"])),
+            first_response_at,
+            messages,
+        }
+    }
+}
+
+/// The stats that `cases` should give (everything was created today).
+fn expected_stats(cases: &[ModelCase]) -> Value {
+    let count = |f: &dyn Fn(&ModelCase) -> bool| cases.iter().filter(|c| f(c)).count();
+    let by_status: serde_json::Map<String, Value> = ["open", "in_progress", "escalated", "closed"]
+        .iter()
+        .map(|s| (s.to_string(), json!(count(&|c| c.status == *s))))
+        .collect();
+    let by_priority: serde_json::Map<String, Value> = ["low", "medium", "high", "critical"]
+        .iter()
+        .map(|p| (p.to_string(), json!(count(&|c| c.priority == *p))))
+        .collect();
+    let closed: Vec<&ModelCase> = cases.iter().filter(|c| c.status == "closed").collect();
+    let resolutions: Vec<i64> = closed
+        .iter()
+        .map(|c| c.closed_at.expect("closed_at") - c.created_at)
+        .collect();
+    let responses: Vec<i64> = cases
+        .iter()
+        .filter_map(|c| c.first_response_at.map(|at| at - c.created_at))
+        .collect();
+    json!({
+        "total_cases": cases.len(),
+        "open_cases": cases.len() - closed.len(),
+        "by_status": by_status,
+        "by_priority": by_priority,
+        "cases_today": cases.len(),
+        "closed_today": closed.len(),
+        "messages_today": cases.iter().map(|c| c.messages).sum::<usize>(),
+        "agents_online": 0,
+        "avg_first_response_seconds": average_seconds(&responses),
+        "avg_resolution_seconds": average_seconds(&resolutions),
+    })
+}
+
+#[actix_web::test]
+async fn stats_equal_figures_computed_from_the_cases_after_random_changes_and_a_restart() {
+    let mut app = spawn_app().await;
+    let token = app.admin.token.clone();
+    let statuses = ["open", "in_progress", "escalated", "closed"];
+    let priorities = ["low", "medium", "high", "critical"];
+    let mut random = Lcg(7);
+    let mut cases: Vec<ModelCase> = Vec::new();
+    for step in 0..150 {
+        let pick = |random: &mut Lcg, len: usize| random.below(len as u64) as usize;
+        match random.below(10) {
+            0..=2 => {
+                let body = json!({
+                    "status": statuses[pick(&mut random, 4)],
+                    "priority": priorities[pick(&mut random, 4)],
+                });
+                let created = app.create_case(&token, body).await;
+                cases.push(ModelCase::from(created.data(), None, 0));
+            }
+            3..=5 if !cases.is_empty() => {
+                // Status and priority changes move a case (and its first response and
+                // resolution) between tallies; reopening drops its resolution.
+                let i = pick(&mut random, cases.len());
+                let body = json!({
+                    "status": statuses[pick(&mut random, 4)],
+                    "priority": priorities[pick(&mut random, 4)],
+                });
+                let updated = app
+                    .put(&format!("/api/v1/cases/{}", cases[i].id), &token, body)
+                    .await;
+                assert_eq!(updated.status, 200, "step {step}: {}", updated.body);
+                let (first, messages) = (cases[i].first_response_at, cases[i].messages);
+                cases[i] = ModelCase::from(updated.data(), first, messages);
+            }
+            6..=8 if !cases.is_empty() => {
+                let i = pick(&mut random, cases.len());
+                let direction = ["inbound", "outbound"][pick(&mut random, 2)];
+                let posted = message(&app, &token, cases[i].id, direction).await;
+                cases[i].messages += 1;
+                if direction == "outbound" && cases[i].first_response_at.is_none() {
+                    cases[i].first_response_at = Some(millis(&posted.data()["created_at"]));
+                }
+            }
+            9 if !cases.is_empty() => {
+                let case = cases.swap_remove(pick(&mut random, cases.len()));
+                let deleted = app
+                    .delete(&format!("/api/v1/cases/{}", case.id), &token)
+                    .await;
+                assert_eq!(deleted.status, 200, "step {step}: {}", deleted.body);
+            }
+            _ => {}
+        }
+    }
+    let expected = expected_stats(&cases);
+    let stats = app.get("/api/v1/dashboard/stats", &token).await;
+    assert_eq!(*stats.data(), expected);
+
+    app.restart().await;
+    let stats = app.get("/api/v1/dashboard/stats", &token).await;
+    assert_eq!(*stats.data(), expected, "the same after a restart");
+}

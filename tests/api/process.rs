@@ -84,3 +84,54 @@ async fn sigterm_closes_sockets_with_1001_and_exits_cleanly() {
     };
     assert!(status.success(), "exit status {status}");
 }
+
+#[actix_web::test]
+async fn the_seeder_adds_agents_cases_and_messages_that_the_dashboard_counts() {
+    let app = crate::helpers::spawn_app().await;
+    let seeded = Command::new(env!("CARGO_BIN_EXE_helpline-seed"))
+        .env("HELPLINE_DATABASE_URL", &app.settings.database_url)
+        .args(["--cases", "40", "--days", "10", "--agents", "3"])
+        .args(["--messages-per-case", "3", "--agent-password", "agent-pass-1"])
+        .output()
+        .expect("run helpline-seed");
+    assert!(
+        seeded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seeded.stderr)
+    );
+
+    let agent = app.login("seed-agent-3@example.org", "agent-pass-1").await;
+    assert_eq!(agent.status, 200, "a seeded agent can log in: {}", agent.body);
+    let stats = app.get("/api/v1/dashboard/stats", &app.admin.token).await;
+    let data = stats.data();
+    // Statuses go round case by case, priorities every four cases.
+    assert_eq!(data["total_cases"], 40);
+    assert_eq!(
+        data["by_status"],
+        json!({"open": 10, "in_progress": 10, "escalated": 10, "closed": 10})
+    );
+    assert_eq!(
+        data["by_priority"],
+        json!({"low": 12, "medium": 12, "high": 8, "critical": 8})
+    );
+    // Every case but each fifth is answered ten minutes after it was opened.
+    assert_eq!(data["avg_first_response_seconds"], 600.0);
+    let performance = app
+        .get("/api/v1/dashboard/agent-performance", &app.admin.token)
+        .await;
+    let assigned: i64 = performance
+        .data()
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|row| row["cases_assigned"].as_i64().expect("count"))
+        .sum();
+    assert_eq!(assigned, 40, "every case is assigned to an agent");
+    let messages = app
+        .get("/api/v1/communications?limit=1", &app.admin.token)
+        .await;
+    assert_eq!(
+        messages.body["pagination"]["total"], 112,
+        "3 messages a case, less the 8 unanswered cases' replies"
+    );
+}
