@@ -84,6 +84,19 @@ pub struct CaseFilter {
     pub text: Option<String>,
 }
 
+impl CaseFilter {
+    /// Whether nothing but statuses and priorities (if anything) is asked for.
+    fn is_status_and_priority_only(&self) -> bool {
+        self.types.is_empty()
+            && self.channels.is_empty()
+            && self.assignees.is_empty()
+            && self.client_ids.is_empty()
+            && self.created_after.is_none()
+            && self.created_before.is_none()
+            && self.text.is_none()
+    }
+}
+
 /// Sort keys of `GET /cases`.
 #[derive(Debug, Clone, Copy)]
 pub enum CaseSort {
@@ -258,8 +271,15 @@ impl Store {
         if let Some(text) = &filter.text {
             sql.text_search(text);
         }
-        let (rows, total) = sql
-            .fetch_page::<CaseRow, _>(&self.pool, COLUMNS, "cases", page, page.sort.column())
+        // A filter on status and priority alone is counted from the tallies, whatever the
+        // number of cases; any other filter counts the matching rows.
+        let total = if filter.is_status_and_priority_only() {
+            tallies::count(&self.pool, &filter.statuses, &filter.priorities).await?
+        } else {
+            sql.scalar(&self.pool, "COUNT(*)", "cases").await?
+        };
+        let rows: Vec<CaseRow> = sql
+            .fetch_rows(&self.pool, COLUMNS, "cases", page, page.sort.column())
             .await?;
         let cases = rows
             .into_iter()

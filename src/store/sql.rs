@@ -110,7 +110,7 @@ impl Filter {
     /// Runs `SELECT {columns} FROM {from} WHERE … ORDER BY … LIMIT … OFFSET …` and the matching
     /// count; returns the page's rows and the total.
     pub async fn fetch_page<'e, T, S>(
-        mut self,
+        self,
         executor: &sqlx::AnyPool,
         columns: &str,
         from: &str,
@@ -120,10 +120,39 @@ impl Filter {
     where
         T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
     {
-        let count_sql = format!("SELECT COUNT(*) FROM {from}{}", self.where_sql());
-        let (total,): (i64,) = bind_all(sqlx::query_as(AssertSqlSafe(count_sql)), &self.binds)
+        let total = self.scalar(executor, "COUNT(*)", from).await?;
+        let rows = self
+            .fetch_rows(executor, columns, from, page, sort_column)
+            .await?;
+        Ok((rows, total))
+    }
+
+    /// `SELECT {expression} FROM {from} WHERE …`, an integer (a count or a sum).
+    pub async fn scalar(
+        &self,
+        executor: &sqlx::AnyPool,
+        expression: &str,
+        from: &str,
+    ) -> Result<i64, sqlx::Error> {
+        let sql = format!("SELECT {expression} FROM {from}{}", self.where_sql());
+        let (value,): (i64,) = bind_all(sqlx::query_as(AssertSqlSafe(sql)), &self.binds)
             .fetch_one(executor)
             .await?;
+        Ok(value)
+    }
+
+    /// `SELECT {columns} FROM {from} WHERE … ORDER BY … LIMIT … OFFSET …`: one page's rows.
+    pub async fn fetch_rows<'e, T, S>(
+        mut self,
+        executor: &sqlx::AnyPool,
+        columns: &str,
+        from: &str,
+        page: &ListPage<S>,
+        sort_column: &str,
+    ) -> Result<Vec<T>, sqlx::Error>
+    where
+        T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+    {
         let order = page.order.sql();
         let limit = self.bind(Bind::Int(page.limit));
         let offset = self.bind(Bind::Int((page.page - 1).saturating_mul(page.limit)));
@@ -131,10 +160,9 @@ impl Filter {
             "SELECT {columns} FROM {from}{} ORDER BY {sort_column} {order}, id {order} LIMIT {limit} OFFSET {offset}",
             self.where_sql()
         );
-        let rows = bind_all(sqlx::query_as::<_, T>(AssertSqlSafe(sql)), &self.binds)
+        bind_all(sqlx::query_as::<_, T>(AssertSqlSafe(sql)), &self.binds)
             .fetch_all(executor)
-            .await?;
-        Ok((rows, total))
+            .await
     }
 }
 

@@ -5,10 +5,11 @@
 //! the same transaction, so the totals are exact on every node and after every restart, and
 //! the dashboard reads a few rows instead of aggregating a million cases.
 
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, AnyPool};
 
 use super::StoreError;
-use crate::domain::case::{Case, CaseStatus};
+use super::sql::Filter;
+use crate::domain::case::{Case, CaseStatus, Priority};
 
 /// What one case adds to the tallies.
 #[derive(Debug, Clone, PartialEq)]
@@ -99,4 +100,20 @@ pub async fn rebuild(conn: &mut AnyConnection) -> Result<(), StoreError> {
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// How many cases (not deleted) have one of `statuses` and one of `priorities` (an empty list
+/// allows any).
+pub async fn count(
+    pool: &AnyPool,
+    statuses: &[CaseStatus],
+    priorities: &[Priority],
+) -> Result<i64, StoreError> {
+    let mut sql = Filter::default();
+    sql.any_of("status", statuses.iter().map(|s| s.as_str().to_string()));
+    sql.any_of("priority", priorities.iter().map(|p| p.as_str().to_string()));
+    let total = sql
+        .scalar(pool, "CAST(COALESCE(SUM(cases), 0) AS BIGINT)", "case_tallies")
+        .await?;
+    Ok(total)
 }

@@ -438,6 +438,30 @@ async fn stats_equal_figures_computed_from_the_cases_after_random_changes_and_a_
     let stats = app.get("/api/v1/dashboard/stats", &token).await;
     assert_eq!(*stats.data(), expected);
 
+    // A list filtered on status and priority alone is counted from the same tallies.
+    let filters: [(&str, &[&str], &[&str]); 4] = [
+        (
+            "status=open,closed&priority=high",
+            &["open", "closed"],
+            &["high"],
+        ),
+        ("priority=low", &statuses, &["low"]),
+        ("status=escalated", &["escalated"], &priorities),
+        ("", &statuses, &priorities),
+    ];
+    for (query, wanted_statuses, wanted_priorities) in filters {
+        let expected_total = cases
+            .iter()
+            .filter(|c| wanted_statuses.contains(&c.status.as_str()))
+            .filter(|c| wanted_priorities.contains(&c.priority.as_str()))
+            .count();
+        let listed = app.get(&format!("/api/v1/cases?{query}"), &token).await;
+        assert_eq!(
+            listed.body["pagination"]["total"], expected_total,
+            "{query}"
+        );
+    }
+
     app.restart().await;
     let stats = app.get("/api/v1/dashboard/stats", &token).await;
     assert_eq!(*stats.data(), expected, "the same after a restart");
