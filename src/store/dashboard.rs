@@ -56,13 +56,10 @@ impl Created {
     }
 }
 
-/// First outbound message per case.
-const FIRST_RESPONSES: &str = "SELECT case_id, MIN(created_at) AS first_at FROM communications \
-     WHERE direction = 'outbound' GROUP BY case_id";
-
 impl Store {
     /// The stats' counts: the totals from `case_tallies` (a few rows), "today" from index
-    /// ranges over today's rows only.
+    /// ranges over today's rows only. (`closed_at` is set exactly while a case is closed;
+    /// asking for `status = 'closed'` too would lead SQLite to scan every closed case.)
     pub async fn case_counts(&self, day_start: Timestamp) -> Result<CaseCounts, StoreError> {
         let mut counts = CaseCounts::default();
         let tallies: Vec<(String, String, i64, i64, i64, i64)> = sqlx::query_as(
@@ -85,8 +82,7 @@ impl Store {
         let (cases_today, closed_today, messages_today): (i64, i64, i64) = sqlx::query_as(
             "SELECT \
              (SELECT COUNT(*) FROM cases WHERE created_at >= $1 AND deleted_at IS NULL), \
-             (SELECT COUNT(*) FROM cases WHERE closed_at >= $1 AND status = 'closed' \
-              AND deleted_at IS NULL), \
+             (SELECT COUNT(*) FROM cases WHERE closed_at >= $1 AND deleted_at IS NULL), \
              (SELECT COUNT(*) FROM communications m JOIN cases c ON c.id = m.case_id \
               WHERE m.created_at >= $1 AND c.deleted_at IS NULL)",
         )
@@ -121,28 +117,35 @@ impl Store {
         only: Option<i64>,
     ) -> Result<Vec<AgentFigures>, StoreError> {
         let (after, before) = created.bounds();
-        let assigned = "FROM cases c WHERE c.assigned_to = u.id AND c.deleted_at IS NULL \
-                        AND c.created_at >= $1 AND c.created_at < $2";
-        let sql = format!(
-            "SELECT u.id AS agent_id, u.name, \
-             (SELECT COUNT(*) {assigned}) AS cases_assigned, \
-             (SELECT COUNT(*) {assigned} AND c.status <> 'closed') AS open_cases, \
-             (SELECT COUNT(*) {assigned} AND c.status = 'closed') AS cases_closed, \
-             (SELECT COUNT(*) FROM communications m JOIN cases c ON c.id = m.case_id \
-              WHERE m.sender_id = u.id AND m.direction = 'outbound' AND c.deleted_at IS NULL \
-              AND m.created_at >= $1 AND m.created_at < $2) AS messages_sent, \
-             (SELECT CAST(SUM(f.first_at - c.created_at) AS BIGINT) FROM cases c JOIN ({FIRST_RESPONSES}) f \
-              ON f.case_id = c.id WHERE c.assigned_to = u.id AND c.deleted_at IS NULL \
-              AND c.created_at >= $1 AND c.created_at < $2) AS first_response_ms, \
-             (SELECT COUNT(*) FROM cases c JOIN ({FIRST_RESPONSES}) f \
-              ON f.case_id = c.id WHERE c.assigned_to = u.id AND c.deleted_at IS NULL \
-              AND c.created_at >= $1 AND c.created_at < $2) AS first_responses, \
-             (SELECT CAST(SUM(c.closed_at - c.created_at) AS BIGINT) {assigned} AND c.status = 'closed') \
-              AS resolution_ms \
-             FROM users u WHERE u.role = 'agent' AND u.active = 1 AND ($3 = 0 OR u.id = $3) \
-             ORDER BY u.name, u.id"
-        );
-        let rows = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        // One pass over the cases and one over the outbound messages, grouped by agent
+        // (narrowed to one agent when `only` is given), joined to the agents.
+        let sql = "SELECT u.id AS agent_id, u.name, \
+             COALESCE(a.cases_assigned, 0) AS cases_assigned, \
+             COALESCE(a.open_cases, 0) AS open_cases, \
+             COALESCE(a.cases_closed, 0) AS cases_closed, \
+             COALESCE(m.messages_sent, 0) AS messages_sent, \
+             a.first_response_ms, \
+             COALESCE(a.first_responses, 0) AS first_responses, \
+             a.resolution_ms \
+             FROM users u \
+             LEFT JOIN (SELECT assigned_to, COUNT(*) AS cases_assigned, \
+               CAST(SUM(CASE WHEN status <> 'closed' THEN 1 ELSE 0 END) AS BIGINT) AS open_cases, \
+               CAST(SUM(CASE WHEN status = 'closed' THEN 1 ELSE 0 END) AS BIGINT) AS cases_closed, \
+               CAST(SUM(first_response_at - created_at) AS BIGINT) AS first_response_ms, \
+               COUNT(first_response_at) AS first_responses, \
+               CAST(SUM(CASE WHEN status = 'closed' THEN closed_at - created_at END) AS BIGINT) \
+                 AS resolution_ms \
+               FROM cases WHERE deleted_at IS NULL AND created_at >= $1 AND created_at < $2 \
+               AND assigned_to IS NOT NULL AND ($3 = 0 OR assigned_to = $3) \
+               GROUP BY assigned_to) a ON a.assigned_to = u.id \
+             LEFT JOIN (SELECT m.sender_id, COUNT(*) AS messages_sent \
+               FROM communications m JOIN cases c ON c.id = m.case_id \
+               WHERE m.direction = 'outbound' AND c.deleted_at IS NULL \
+               AND m.created_at >= $1 AND m.created_at < $2 AND ($3 = 0 OR m.sender_id = $3) \
+               GROUP BY m.sender_id) m ON m.sender_id = u.id \
+             WHERE u.role = 'agent' AND u.active = 1 AND ($3 = 0 OR u.id = $3) \
+             ORDER BY u.name, u.id";
+        let rows = sqlx::query_as(sql)
             .bind(after)
             .bind(before)
             .bind(only.unwrap_or(0))
