@@ -98,7 +98,7 @@ impl Store {
                     format!(
                         "('Seeded case {i}', NULL, '{}', '{status}', '{}', '{}', {assignee}, \
                          {author}, {created}, {created}, {closed_at}, 1, 'seeded case {i}')",
-                        TYPES[i % TYPES.len()],
+                        TYPES[(i / 3) % TYPES.len()],
                         PRIORITIES[(i / 4) % PRIORITIES.len()],
                         CHANNELS[i % CHANNELS.len()],
                     )

@@ -111,9 +111,16 @@ pub async fn count(
 ) -> Result<i64, StoreError> {
     let mut sql = Filter::default();
     sql.any_of("status", statuses.iter().map(|s| s.as_str().to_string()));
-    sql.any_of("priority", priorities.iter().map(|p| p.as_str().to_string()));
+    sql.any_of(
+        "priority",
+        priorities.iter().map(|p| p.as_str().to_string()),
+    );
     let total = sql
-        .scalar(pool, "CAST(COALESCE(SUM(cases), 0) AS BIGINT)", "case_tallies")
+        .scalar(
+            pool,
+            "CAST(COALESCE(SUM(cases), 0) AS BIGINT)",
+            "case_tallies",
+        )
         .await?;
     Ok(total)
 }

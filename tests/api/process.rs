@@ -91,7 +91,12 @@ async fn the_seeder_adds_agents_cases_and_messages_that_the_dashboard_counts() {
     let seeded = Command::new(env!("CARGO_BIN_EXE_helpline-seed"))
         .env("HELPLINE_DATABASE_URL", &app.settings.database_url)
         .args(["--cases", "40", "--days", "10", "--agents", "3"])
-        .args(["--messages-per-case", "3", "--agent-password", "agent-pass-1"])
+        .args([
+            "--messages-per-case",
+            "3",
+            "--agent-password",
+            "agent-pass-1",
+        ])
         .output()
         .expect("run helpline-seed");
     assert!(
@@ -101,7 +106,11 @@ async fn the_seeder_adds_agents_cases_and_messages_that_the_dashboard_counts() {
     );
 
     let agent = app.login("seed-agent-3@example.org", "agent-pass-1").await;
-    assert_eq!(agent.status, 200, "a seeded agent can log in: {}", agent.body);
+    assert_eq!(
+        agent.status, 200,
+        "a seeded agent can log in: {}",
+        agent.body
+    );
     let stats = app.get("/api/v1/dashboard/stats", &app.admin.token).await;
     let data = stats.data();
     // Statuses go round case by case, priorities every four cases.
