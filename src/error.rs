@@ -9,8 +9,10 @@ use crate::http::envelope;
 use crate::store::StoreError;
 
 /// A problem with one field of the input, reported to the client in `errors`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"field": "priority", "message": "must be one of low, medium, high, critical"}))]
 pub struct FieldError {
+    /// The body field or query parameter.
     pub field: String,
     pub message: String,
 }

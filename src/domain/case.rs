@@ -22,22 +22,35 @@ string_enum! {
 }
 
 /// A case as stored and as shown to clients.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "id": 42, "title": "Child left alone at home", "narrative": "Neighbour called twice.",
+    "type": "neglect", "status": "open", "priority": "high", "channel": "call",
+    "client_id": 7, "assigned_to": null, "created_by": 3,
+    "created_at": "2026-01-20T15:35:00.123Z", "updated_at": "2026-01-20T15:35:00.123Z",
+    "closed_at": null, "version": 1
+}))]
 pub struct Case {
     pub id: i64,
+    /// 1 to 200 characters.
     pub title: String,
+    /// Up to 20 000 characters.
     pub narrative: Option<String>,
+    /// A slug: 1 to 50 characters of `a-z`, `0-9` and `_` (`abuse`, `neglect`, …).
     #[serde(rename = "type")]
     pub case_type: String,
     pub status: CaseStatus,
     pub priority: Priority,
     pub channel: Option<Channel>,
     pub client_id: Option<i64>,
+    /// The user working the case.
     pub assigned_to: Option<i64>,
     pub created_by: i64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Set when the status becomes `closed`, cleared on reopening.
     pub closed_at: Option<Timestamp>,
+    /// Starts at 1, +1 on every change; send it back on update to detect conflicts.
     pub version: i64,
 }
 

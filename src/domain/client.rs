@@ -14,12 +14,18 @@ string_enum! {
 }
 
 /// A client as stored and shown.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "id": 7, "name": "Amina", "phone": "+254 700 000 000", "email": null, "age": 12,
+    "gender": "female", "location": "Kisumu", "language": "sw", "notes": null,
+    "created_at": "2026-01-20T15:30:00.000Z", "updated_at": "2026-01-20T15:30:00.000Z"
+}))]
 pub struct Client {
     pub id: i64,
     pub name: String,
     pub phone: Option<String>,
     pub email: Option<String>,
+    /// 0 to 130.
     pub age: Option<i64>,
     pub gender: Option<Gender>,
     pub location: Option<String>,

@@ -30,15 +30,23 @@ impl Direction {
 }
 
 /// A communication as stored and shown.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "id": 91, "case_id": 42, "client_id": 7, "channel": "sms", "direction": "outbound",
+    "body": "We are sending someone today.", "sender_id": 3, "status": "queued",
+    "created_at": "2026-01-20T15:40:00.000Z"
+}))]
 pub struct Communication {
     pub id: i64,
     pub case_id: i64,
     pub client_id: Option<i64>,
     pub channel: Channel,
     pub direction: Direction,
+    /// 1 to 10 000 characters.
     pub body: String,
+    /// The user who recorded it.
     pub sender_id: i64,
+    /// `received` for inbound and internal; `queued` → `sent` | `failed` for outbound.
     pub status: DeliveryStatus,
     pub created_at: Timestamp,
 }

@@ -122,9 +122,18 @@ fn check_length(text: &str, min: usize, max: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// A whole number in `min..=max`.
+/// Largest whole number a JSON number with a fraction part (`12.0`) stands for exactly.
+const EXACT_FLOAT_INTEGER: f64 = 9_007_199_254_740_992.0;
+
+/// A whole number in `min..=max`. `12.0` is the whole number 12, as JSON Schema has it.
 pub fn integer(value: &Value, min: i64, max: i64) -> Result<i64, String> {
-    match value.as_i64() {
+    let whole = value.as_i64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() <= EXACT_FLOAT_INTEGER)
+            .map(|f| f as i64)
+    });
+    match whole {
         Some(n) if (min..=max).contains(&n) => Ok(n),
         _ => Err(format!("must be a whole number from {min} to {max}")),
     }
@@ -232,5 +241,20 @@ mod tests {
         assert!(trimmed_text(&json!("   "), 1, 10).is_err());
         assert!(text(&json!("a\0b"), 1, 10).is_err());
         assert_eq!(text(&json!("ééé"), 1, 3), Ok("ééé".to_string()));
+    }
+
+    #[test]
+    fn whole_numbers_written_with_a_fraction_part_are_whole_numbers() {
+        assert_eq!(integer(&json!(12.0), 0, 130), Ok(12));
+        assert_eq!(id(&json!(7.0)), Ok(7));
+        for bad in [
+            json!(12.5),
+            json!(131.0),
+            json!(-1.0),
+            json!(1e300),
+            json!("12"),
+        ] {
+            assert!(integer(&bad, 0, 130).is_err(), "{bad} should be refused");
+        }
     }
 }

@@ -9,7 +9,7 @@ pub mod time;
 pub mod user;
 
 /// Declares a closed set of lowercase string values: parsing with a message that lists them,
-/// `as_str`, and serialisation as the plain string.
+/// `as_str`, serialisation as the plain string, and its OpenAPI schema (a string enum).
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
@@ -52,6 +52,18 @@ macro_rules! string_enum {
                 serializer.serialize_str(self.as_str())
             }
         }
+
+        /// In the OpenAPI document: a string, one of the values.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($text),+]))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
     };
 }
 pub(crate) use string_enum;

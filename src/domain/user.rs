@@ -19,7 +19,12 @@ string_enum! {
 }
 
 /// A user as shown to clients; the password hash never leaves the store.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "id": 3, "name": "Grace Wanjiru", "email": "grace@example.org", "role": "agent",
+    "active": true, "created_at": "2026-01-02T08:00:00.000Z",
+    "updated_at": "2026-01-02T08:00:00.000Z", "last_seen_at": "2026-01-20T15:35:00.123Z"
+}))]
 pub struct User {
     pub id: i64,
     pub name: String,

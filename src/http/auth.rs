@@ -8,6 +8,7 @@ use serde_json::json;
 use super::AppState;
 use super::envelope;
 use super::extract::JsonBody;
+use super::openapi as doc;
 use crate::auth::token::{Claims, Tokens};
 use crate::domain::input::{self, Input};
 use crate::domain::user::User;
@@ -118,6 +119,22 @@ async fn user_of(state: &AppState, claims: Claims) -> Result<AuthUser, ApiError>
 }
 
 /// POST /api/v1/auth/login
+#[utoipa::path(
+    post, path = "/api/v1/auth/login", tag = "auth",
+    summary = "Log in",
+    description = "Exchanges an email and password for a bearer token (JWT). A wrong email and \
+        a wrong password get the same 401. Failed logins are throttled per email and per client \
+        address (default 10 in 15 minutes, then 429).",
+    request_body = doc::LoginRequest,
+    responses(
+        (status = 200, description = "Logged in", body = doc::LoginResponse),
+        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::Unavailable),
+    )
+)]
 pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -166,11 +183,33 @@ pub async fn login(
 }
 
 /// GET /api/v1/auth/me
+#[utoipa::path(
+    get, path = "/api/v1/auth/me", tag = "auth",
+    summary = "The current user",
+    description = "The user the token belongs to. Every role.",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The current user", body = doc::UserResponse),
+        (status = 401, response = doc::Unauthorized), (status = 429, response = doc::TooManyRequests),
+        (status = 500, response = doc::InternalError), (status = 503, response = doc::Unavailable),
+    )
+)]
 pub async fn me(auth: AuthUser) -> HttpResponse {
     envelope::ok(&auth.user, "Current user")
 }
 
 /// POST /api/v1/auth/logout
+#[utoipa::path(
+    post, path = "/api/v1/auth/logout", tag = "auth",
+    summary = "Log out",
+    description = "Revokes the presented token at once. Every role. No body.",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Logged out; `data` is null", body = doc::EmptyResponse),
+        (status = 401, response = doc::Unauthorized), (status = 429, response = doc::TooManyRequests),
+        (status = 500, response = doc::InternalError), (status = 503, response = doc::Unavailable),
+    )
+)]
 pub async fn logout(auth: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state
         .store

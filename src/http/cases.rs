@@ -7,6 +7,7 @@ use super::AppState;
 use super::auth::AuthUser;
 use super::envelope;
 use super::extract::{JsonBody, QueryParams, enum_value, id_value, idempotency_key, path_id};
+use super::openapi as doc;
 use crate::domain::case::{CasePatch, NewCase};
 use crate::domain::input;
 use crate::error::ApiError;
@@ -29,7 +30,25 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// POST /api/v1/cases
-async fn create_case(
+#[utoipa::path(
+    post, path = "/api/v1/cases", tag = "cases",
+    summary = "Create a case",
+    description = "Every role. `status` defaults to `open`, `priority` to `medium`; `client_id` \
+        must exist and `assigned_to` must be an active user.",
+    security(("bearer" = [])),
+    params(doc::IdempotencyKey),
+    request_body = doc::CreateCaseRequest,
+    responses(
+        (status = 201, description = "Created (or the original answer to a retried \
+            `Idempotency-Key`)", body = doc::CaseResponse),
+        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
+        (status = 409, response = doc::Conflict), (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::Unavailable),
+    )
+)]
+pub(super) async fn create_case(
     req: HttpRequest,
     auth: AuthUser,
     state: web::Data<AppState>,
@@ -45,7 +64,20 @@ async fn create_case(
 }
 
 /// GET /api/v1/cases
-async fn list_cases(
+#[utoipa::path(
+    get, path = "/api/v1/cases", tag = "cases",
+    summary = "List cases",
+    description = "Every role. Filters combine with AND; the values of one filter with OR.",
+    security(("bearer" = [])),
+    params(doc::CaseListQuery),
+    responses(
+        (status = 200, description = "A page of cases", body = doc::CaseListResponse),
+        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
+        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::Unavailable),
+    )
+)]
+pub(super) async fn list_cases(
     req: HttpRequest,
     auth: AuthUser,
     state: web::Data<AppState>,
@@ -76,7 +108,20 @@ async fn list_cases(
 }
 
 /// GET /api/v1/cases/{id}
-async fn get_case(
+#[utoipa::path(
+    get, path = "/api/v1/cases/{id}", tag = "cases",
+    summary = "Read a case",
+    description = "Every role. The read is recorded in the case's history (`case.viewed`).",
+    security(("bearer" = [])),
+    params(doc::CaseId),
+    responses(
+        (status = 200, description = "The case", body = doc::CaseResponse),
+        (status = 401, response = doc::Unauthorized), (status = 404, response = doc::NotFound),
+        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::Unavailable),
+    )
+)]
+pub(super) async fn get_case(
     auth: AuthUser,
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -87,7 +132,27 @@ async fn get_case(
 }
 
 /// PUT /api/v1/cases/{id}
-async fn update_case(
+#[utoipa::path(
+    put, path = "/api/v1/cases/{id}", tag = "cases",
+    summary = "Update a case",
+    description = "Changes the fields present and leaves the rest; a change of nothing answers \
+        the unchanged case. With `version`, a stale version is a 409 and nothing changes.\n\n\
+        Supervisors and admins: any case. Agents: a case assigned to them or unassigned (they \
+        may assign it), and they may not reopen a closed case (403, before any conflict).",
+    security(("bearer" = [])),
+    params(doc::CaseId),
+    request_body = doc::UpdateCaseRequest,
+    responses(
+        (status = 200, description = "The case as it is now", body = doc::CaseResponse),
+        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden), (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict), (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::Unavailable),
+    )
+)]
+pub(super) async fn update_case(
     auth: AuthUser,
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -104,7 +169,22 @@ async fn update_case(
 }
 
 /// DELETE /api/v1/cases/{id}
-async fn delete_case(
+#[utoipa::path(
+    delete, path = "/api/v1/cases/{id}", tag = "cases",
+    summary = "Delete a case",
+    description = "Supervisors and admins. A soft delete: the case and its messages then read \
+        as 404.",
+    security(("bearer" = [])),
+    params(doc::CaseId),
+    responses(
+        (status = 200, description = "The case as it was", body = doc::CaseResponse),
+        (status = 401, response = doc::Unauthorized), (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::Unavailable),
+    )
+)]
+pub(super) async fn delete_case(
     auth: AuthUser,
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -117,7 +197,23 @@ async fn delete_case(
 }
 
 /// GET /api/v1/cases/{id}/history: a list like any other, oldest first by default.
-async fn case_history(
+#[utoipa::path(
+    get, path = "/api/v1/cases/{id}/history", tag = "cases",
+    summary = "A case's audit trail",
+    description = "Supervisors and admins. Every change (`event`, `user_id`, `changes` as \
+        `{field: {from, to}}`, `timestamp`) and every read (`case.viewed`), oldest first by \
+        default.",
+    security(("bearer" = [])),
+    params(doc::CaseId, doc::HistoryQuery),
+    responses(
+        (status = 200, description = "A page of the history", body = doc::CaseHistoryResponse),
+        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden), (status = 404, response = doc::NotFound),
+        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::Unavailable),
+    )
+)]
+pub(super) async fn case_history(
     req: HttpRequest,
     auth: AuthUser,
     state: web::Data<AppState>,

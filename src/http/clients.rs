@@ -6,6 +6,7 @@ use super::AppState;
 use super::auth::AuthUser;
 use super::envelope;
 use super::extract::{JsonBody, QueryParams, idempotency_key, path_id};
+use super::openapi as doc;
 use crate::domain::client::ClientFields;
 use crate::error::ApiError;
 use crate::store::{ClientFilter, ClientSort};
@@ -24,7 +25,24 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// POST /api/v1/clients
-async fn create_client(
+#[utoipa::path(
+    post, path = "/api/v1/clients", tag = "clients",
+    summary = "Create a client",
+    description = "Every role.",
+    security(("bearer" = [])),
+    params(doc::IdempotencyKey),
+    request_body = doc::CreateClientRequest,
+    responses(
+        (status = 201, description = "Created (or the original answer to a retried \
+            `Idempotency-Key`)", body = doc::ClientResponse),
+        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
+        (status = 409, response = doc::Conflict), (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::Unavailable),
+    )
+)]
+pub(super) async fn create_client(
     req: HttpRequest,
     auth: AuthUser,
     state: web::Data<AppState>,
@@ -37,7 +55,20 @@ async fn create_client(
 }
 
 /// GET /api/v1/clients
-async fn list_clients(
+#[utoipa::path(
+    get, path = "/api/v1/clients", tag = "clients",
+    summary = "List clients",
+    description = "Every role.",
+    security(("bearer" = [])),
+    params(doc::ClientListQuery),
+    responses(
+        (status = 200, description = "A page of clients", body = doc::ClientListResponse),
+        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
+        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::Unavailable),
+    )
+)]
+pub(super) async fn list_clients(
     req: HttpRequest,
     _auth: AuthUser,
     state: web::Data<AppState>,
@@ -55,7 +86,20 @@ async fn list_clients(
 }
 
 /// GET /api/v1/clients/{id}
-async fn get_client(
+#[utoipa::path(
+    get, path = "/api/v1/clients/{id}", tag = "clients",
+    summary = "Read a client",
+    description = "Every role.",
+    security(("bearer" = [])),
+    params(doc::ClientId),
+    responses(
+        (status = 200, description = "The client", body = doc::ClientResponse),
+        (status = 401, response = doc::Unauthorized), (status = 404, response = doc::NotFound),
+        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::Unavailable),
+    )
+)]
+pub(super) async fn get_client(
     _auth: AuthUser,
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -65,7 +109,24 @@ async fn get_client(
 }
 
 /// PUT /api/v1/clients/{id}
-async fn update_client(
+#[utoipa::path(
+    put, path = "/api/v1/clients/{id}", tag = "clients",
+    summary = "Update a client",
+    description = "Every role (counsellors correct a caller's details while they talk). \
+        Changes the fields present; `null` clears a field.",
+    security(("bearer" = [])),
+    params(doc::ClientId),
+    request_body = doc::UpdateClientRequest,
+    responses(
+        (status = 200, description = "The client as it is now", body = doc::ClientResponse),
+        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
+        (status = 404, response = doc::NotFound), (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::Unavailable),
+    )
+)]
+pub(super) async fn update_client(
     _auth: AuthUser,
     state: web::Data<AppState>,
     id: web::Path<String>,

@@ -7,6 +7,7 @@ use super::AppState;
 use super::auth::AuthUser;
 use super::envelope;
 use super::extract::{JsonBody, QueryParams, enum_value, id_value, idempotency_key, path_id};
+use super::openapi as doc;
 use crate::domain::communication::NewCommunication;
 use crate::error::ApiError;
 use crate::realtime::case_session::PostMessage;
@@ -22,7 +23,28 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// POST /api/v1/communications
-async fn create_communication(
+#[utoipa::path(
+    post, path = "/api/v1/communications", tag = "communications",
+    summary = "Record a message on a case",
+    description = "Every role. `sender_id` is the caller; `status` is set by the server \
+        (`received` for inbound and internal, `queued` for outbound). An outbound `email` to a \
+        client with an email address is sent through SMTP and its `status` follows the \
+        delivery. Recorded on closed cases too, not on deleted ones (404).",
+    security(("bearer" = [])),
+    params(doc::IdempotencyKey),
+    request_body = doc::CreateCommunicationRequest,
+    responses(
+        (status = 201, description = "Recorded (or the original answer to a retried \
+            `Idempotency-Key`)", body = doc::CommunicationResponse),
+        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
+        (status = 404, response = doc::NotFound), (status = 409, response = doc::Conflict),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::Unavailable),
+    )
+)]
+pub(super) async fn create_communication(
     req: HttpRequest,
     auth: AuthUser,
     state: web::Data<AppState>,
@@ -40,7 +62,20 @@ async fn create_communication(
 }
 
 /// GET /api/v1/communications
-async fn list_communications(
+#[utoipa::path(
+    get, path = "/api/v1/communications", tag = "communications",
+    summary = "List messages",
+    description = "Every role. Messages of deleted cases are not listed.",
+    security(("bearer" = [])),
+    params(doc::CommunicationListQuery),
+    responses(
+        (status = 200, description = "A page of messages", body = doc::CommunicationListResponse),
+        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
+        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::Unavailable),
+    )
+)]
+pub(super) async fn list_communications(
     req: HttpRequest,
     _auth: AuthUser,
     state: web::Data<AppState>,
@@ -65,7 +100,20 @@ async fn list_communications(
 }
 
 /// GET /api/v1/communications/{id}
-async fn get_communication(
+#[utoipa::path(
+    get, path = "/api/v1/communications/{id}", tag = "communications",
+    summary = "Read a message",
+    description = "Every role.",
+    security(("bearer" = [])),
+    params(doc::CommunicationId),
+    responses(
+        (status = 200, description = "The message", body = doc::CommunicationResponse),
+        (status = 401, response = doc::Unauthorized), (status = 404, response = doc::NotFound),
+        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::Unavailable),
+    )
+)]
+pub(super) async fn get_communication(
     _auth: AuthUser,
     state: web::Data<AppState>,
     id: web::Path<String>,

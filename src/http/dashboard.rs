@@ -9,6 +9,7 @@ use super::AppState;
 use super::auth::AuthUser;
 use super::envelope;
 use super::extract::QueryParams;
+use super::openapi as doc;
 use crate::domain::user::{PresenceStatus, Role};
 use crate::error::ApiError;
 use crate::realtime::dashboard;
@@ -33,7 +34,25 @@ async fn presence(state: &AppState) -> Vec<PresenceEntry> {
 }
 
 /// GET /api/v1/dashboard/stats: the same object the `dashboard` topic pushes.
-async fn stats(
+#[utoipa::path(
+    get, path = "/api/v1/dashboard/stats", tag = "dashboard",
+    summary = "Dashboard figures",
+    description = "Every role. The object the `dashboard` WebSocket topic pushes.\n\n\
+        Counts are over cases not deleted. `open_cases` counts every status but `closed`. \
+        \"Today\" is the server's UTC day: `cases_today` were created today, `closed_today` \
+        closed today and still closed, `messages_today` recorded today. First response: the \
+        first outbound communication by staff on a case minus the case's creation. Resolution: \
+        closing time minus creation, over cases closed now. Averages are in seconds to the \
+        millisecond, null without data. Takes no parameters.",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The figures", body = doc::StatsResponse),
+        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
+        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::Unavailable),
+    )
+)]
+pub(super) async fn stats(
     req: HttpRequest,
     _auth: AuthUser,
     state: web::Data<AppState>,
@@ -50,14 +69,29 @@ fn created_range(query: &mut QueryParams) -> CreatedRange {
     }
 }
 
-#[derive(Serialize)]
-struct TypeCount {
+/// How many cases have one type.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct TypeCount {
     r#type: String,
     count: i64,
 }
 
 /// GET /api/v1/dashboard/cases-by-type
-async fn cases_by_type(
+#[utoipa::path(
+    get, path = "/api/v1/dashboard/cases-by-type", tag = "dashboard",
+    summary = "Cases by type",
+    description = "Every role. `[{type, count}]` over cases not deleted (created in the range), \
+        largest first.",
+    security(("bearer" = [])),
+    params(doc::CreatedRange),
+    responses(
+        (status = 200, description = "Counts by type", body = doc::CasesByTypeResponse),
+        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
+        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::Unavailable),
+    )
+)]
+pub(super) async fn cases_by_type(
     req: HttpRequest,
     _auth: AuthUser,
     state: web::Data<AppState>,
@@ -75,21 +109,47 @@ async fn cases_by_type(
     Ok(envelope::ok(counts, "Cases by type"))
 }
 
-#[derive(Serialize)]
-struct AgentPerformance {
+/// One agent's figures.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct AgentPerformance {
     agent_id: i64,
     name: String,
     presence: PresenceStatus,
+    /// Cases assigned to them (created in the range).
     cases_assigned: i64,
+    /// Of those, the ones not closed.
     open_cases: i64,
+    /// Of those, the ones closed.
     cases_closed: i64,
+    /// Their outbound messages (sent in the range).
     messages_sent: i64,
+    /// Over their cases: first outbound message by staff minus the case's creation; null
+    /// without data.
     avg_first_response_seconds: Option<f64>,
+    /// Over their closed cases: closing time minus creation; null without data.
     avg_resolution_seconds: Option<f64>,
 }
 
 /// GET /api/v1/dashboard/agent-performance: an agent sees only their own row.
-async fn agent_performance(
+#[utoipa::path(
+    get, path = "/api/v1/dashboard/agent-performance", tag = "dashboard",
+    summary = "Figures per agent",
+    description = "Supervisors and admins: every active agent, by name. Agents: only their own \
+        row. `cases_assigned`, `open_cases` and `cases_closed` count cases assigned to the agent \
+        (created in the range), `messages_sent` their outbound messages (sent in the range). \
+        First response: the first outbound communication by staff on a case minus the case's \
+        creation; resolution: closing time minus creation; both averaged over the agent's \
+        cases, in seconds, null without data.",
+    security(("bearer" = [])),
+    params(doc::CreatedRange),
+    responses(
+        (status = 200, description = "One row per agent", body = doc::AgentPerformanceResponse),
+        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
+        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::Unavailable),
+    )
+)]
+pub(super) async fn agent_performance(
     req: HttpRequest,
     auth: AuthUser,
     state: web::Data<AppState>,

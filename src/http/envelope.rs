@@ -37,10 +37,12 @@ fn respond(status: StatusCode, data: Value, message: &str) -> HttpResponse {
 }
 
 /// The `pagination` object of a list.
-#[derive(Debug, Serialize)]
-struct Pagination {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"page": 1, "limit": 20, "total": 57, "pages": 3}))]
+pub struct Pagination {
     page: i64,
     limit: i64,
+    /// Items matching the filters, over all pages.
     total: i64,
     pages: i64,
 }

@@ -6,8 +6,20 @@ use serde_json::json;
 
 use super::AppState;
 use super::envelope;
+use super::openapi as doc;
 
 /// GET /health (also under /api/v1): 200 when storage answers, 503 when it does not.
+#[utoipa::path(
+    method(get, head), path = "/health", tag = "operations",
+    summary = "Health",
+    description = "Whether the server reaches its storage, and how it hears other nodes. Also \
+        served as `/api/v1/health`; both answer `HEAD` for probes. No token needed, not rate \
+        limited.",
+    responses(
+        (status = 200, description = "Storage answers", body = doc::HealthResponse),
+        (status = 503, response = doc::Unavailable),
+    )
+)]
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     let bus = match &state.realtime.bus {
         None => "in-process",

@@ -10,6 +10,7 @@ mod extract;
 mod health;
 mod metrics;
 pub mod middleware;
+pub mod openapi;
 pub mod rate_limit;
 mod users;
 mod webhooks;
@@ -73,6 +74,7 @@ impl AppState {
 /// Registers every route. Each path is a `resource`, so a wrong method gets 405, not 404.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(metrics::routes)
+        .configure(openapi::routes)
         .service(
             web::resource("/health")
                 .route(web::get().to(health::health))

@@ -6,6 +6,7 @@ use super::AppState;
 use super::auth::AuthUser;
 use super::envelope;
 use super::extract::{JsonBody, QueryParams, enum_value, idempotency_key, path_id};
+use super::openapi as doc;
 use crate::domain::user::{NewUser, UserPatch};
 use crate::error::ApiError;
 use crate::store::{UserFilter, UserSort};
@@ -25,7 +26,25 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// POST /api/v1/users
-async fn create_user(
+#[utoipa::path(
+    post, path = "/api/v1/users", tag = "users",
+    summary = "Create a user",
+    description = "Admins. `role` defaults to `agent`; the email must not be taken (409).",
+    security(("bearer" = [])),
+    params(doc::IdempotencyKey),
+    request_body = doc::CreateUserRequest,
+    responses(
+        (status = 201, description = "Created (or the original answer to a retried \
+            `Idempotency-Key`)", body = doc::UserResponse),
+        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden), (status = 409, response = doc::Conflict),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::Unavailable),
+    )
+)]
+pub(super) async fn create_user(
     req: HttpRequest,
     auth: AuthUser,
     state: web::Data<AppState>,
@@ -47,7 +66,20 @@ async fn create_user(
 }
 
 /// GET /api/v1/users
-async fn list_users(
+#[utoipa::path(
+    get, path = "/api/v1/users", tag = "users",
+    summary = "List users",
+    description = "Every role.",
+    security(("bearer" = [])),
+    params(doc::UserListQuery),
+    responses(
+        (status = 200, description = "A page of users", body = doc::UserListResponse),
+        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
+        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::Unavailable),
+    )
+)]
+pub(super) async fn list_users(
     req: HttpRequest,
     _auth: AuthUser,
     state: web::Data<AppState>,
@@ -68,7 +100,20 @@ async fn list_users(
 }
 
 /// GET /api/v1/users/{id}
-async fn get_user(
+#[utoipa::path(
+    get, path = "/api/v1/users/{id}", tag = "users",
+    summary = "Read a user",
+    description = "Every role.",
+    security(("bearer" = [])),
+    params(doc::UserId),
+    responses(
+        (status = 200, description = "The user", body = doc::UserResponse),
+        (status = 401, response = doc::Unauthorized), (status = 404, response = doc::NotFound),
+        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::Unavailable),
+    )
+)]
+pub(super) async fn get_user(
     _auth: AuthUser,
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -78,7 +123,26 @@ async fn get_user(
 }
 
 /// PUT /api/v1/users/{id}
-async fn update_user(
+#[utoipa::path(
+    put, path = "/api/v1/users/{id}", tag = "users",
+    summary = "Update a user",
+    description = "Admins. Changes the fields present. A new password or `active: false` ends \
+        every session the user had. The last active admin cannot be demoted or deactivated \
+        (409); a taken email is a 409.",
+    security(("bearer" = [])),
+    params(doc::UserId),
+    request_body = doc::UpdateUserRequest,
+    responses(
+        (status = 200, description = "The user as they are now", body = doc::UserResponse),
+        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden), (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict), (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::Unavailable),
+    )
+)]
+pub(super) async fn update_user(
     auth: AuthUser,
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -102,7 +166,22 @@ async fn update_user(
 }
 
 /// DELETE /api/v1/users/{id}: deactivates; the user's history stays, their tokens stop working.
-async fn delete_user(
+#[utoipa::path(
+    delete, path = "/api/v1/users/{id}", tag = "users",
+    summary = "Deactivate a user",
+    description = "Admins. The user can no longer log in and their tokens stop working; their \
+        history stays. The last active admin cannot be deactivated (409).",
+    security(("bearer" = [])),
+    params(doc::UserId),
+    responses(
+        (status = 200, description = "The deactivated user", body = doc::UserResponse),
+        (status = 401, response = doc::Unauthorized), (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound), (status = 409, response = doc::Conflict),
+        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::Unavailable),
+    )
+)]
+pub(super) async fn delete_user(
     auth: AuthUser,
     state: web::Data<AppState>,
     id: web::Path<String>,

@@ -7,6 +7,7 @@ use super::AppState;
 use super::auth::AuthUser;
 use super::envelope;
 use super::extract::{JsonBody, QueryParams, idempotency_key, path_id};
+use super::openapi as doc;
 use crate::domain::input::{self, Input};
 use crate::error::{ApiError, FieldError};
 use crate::notify::{address, signing};
@@ -43,7 +44,28 @@ fn event_name(value: &serde_json::Value) -> Result<String, String> {
 }
 
 /// POST /api/v1/webhooks/subscribe
-async fn subscribe(
+#[utoipa::path(
+    post, path = "/api/v1/webhooks/subscribe", tag = "webhooks",
+    summary = "Subscribe a URL to an event",
+    description = "Admins. Deliveries follow Standard Webhooks: a `POST` of \
+        `{id, type, timestamp, actor, data, changes?}` with `webhook-id`, `webhook-timestamp` and \
+        `webhook-signature` (HMAC-SHA256 keyed with the secret's bytes), retried with growing \
+        delays for 3 days until a 2xx. The secret is shown in this answer only.",
+    security(("bearer" = [])),
+    params(doc::IdempotencyKey),
+    request_body = doc::SubscribeRequest,
+    responses(
+        (status = 201, description = "Subscribed, with the secret (or the original answer to a \
+            retried `Idempotency-Key`)", body = doc::WebhookResponse),
+        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden), (status = 409, response = doc::Conflict),
+        (status = 413, response = doc::PayloadTooLarge),
+        (status = 415, response = doc::UnsupportedMediaType),
+        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::Unavailable),
+    )
+)]
+pub(super) async fn subscribe(
     req: HttpRequest,
     auth: AuthUser,
     state: web::Data<AppState>,
@@ -77,7 +99,21 @@ async fn subscribe(
 }
 
 /// GET /api/v1/webhooks
-async fn list_webhooks(
+#[utoipa::path(
+    get, path = "/api/v1/webhooks", tag = "webhooks",
+    summary = "List subscriptions",
+    description = "Admins. Secrets are never shown here.",
+    security(("bearer" = [])),
+    params(doc::WebhookListQuery),
+    responses(
+        (status = 200, description = "A page of subscriptions", body = doc::WebhookListResponse),
+        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden),
+        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::Unavailable),
+    )
+)]
+pub(super) async fn list_webhooks(
     req: HttpRequest,
     auth: AuthUser,
     state: web::Data<AppState>,
@@ -91,7 +127,21 @@ async fn list_webhooks(
 }
 
 /// GET /api/v1/webhooks/{id}
-async fn get_webhook(
+#[utoipa::path(
+    get, path = "/api/v1/webhooks/{id}", tag = "webhooks",
+    summary = "Read a subscription",
+    description = "Admins. The secret is not shown.",
+    security(("bearer" = [])),
+    params(doc::WebhookId),
+    responses(
+        (status = 200, description = "The subscription", body = doc::WebhookResponse),
+        (status = 401, response = doc::Unauthorized), (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::Unavailable),
+    )
+)]
+pub(super) async fn get_webhook(
     auth: AuthUser,
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -103,7 +153,22 @@ async fn get_webhook(
 }
 
 /// DELETE /api/v1/webhooks/{id}: no delivery is attempted for it afterwards.
-async fn delete_webhook(
+#[utoipa::path(
+    delete, path = "/api/v1/webhooks/{id}", tag = "webhooks",
+    summary = "Delete a subscription",
+    description = "Admins. Pending deliveries are cancelled; the subscription is a 404 \
+        afterwards.",
+    security(("bearer" = [])),
+    params(doc::WebhookId),
+    responses(
+        (status = 200, description = "The subscription, `active: false`", body = doc::WebhookResponse),
+        (status = 401, response = doc::Unauthorized), (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::Unavailable),
+    )
+)]
+pub(super) async fn delete_webhook(
     auth: AuthUser,
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -115,7 +180,22 @@ async fn delete_webhook(
 }
 
 /// GET /api/v1/webhooks/{id}/deliveries: every attempt, newest first by default.
-async fn list_deliveries(
+#[utoipa::path(
+    get, path = "/api/v1/webhooks/{id}/deliveries", tag = "webhooks",
+    summary = "A subscription's delivery attempts",
+    description = "Admins. Every attempt (status code or error, attempt number, next retry, \
+        times), newest first by default.",
+    security(("bearer" = [])),
+    params(doc::WebhookId, doc::DeliveryListQuery),
+    responses(
+        (status = 200, description = "A page of attempts", body = doc::DeliveryListResponse),
+        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
+        (status = 403, response = doc::Forbidden), (status = 404, response = doc::NotFound),
+        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::Unavailable),
+    )
+)]
+pub(super) async fn list_deliveries(
     req: HttpRequest,
     auth: AuthUser,
     state: web::Data<AppState>,

@@ -6,6 +6,7 @@ use actix_web_actors::ws;
 
 use super::AppState;
 use super::auth::{authenticate, bearer_token};
+use super::openapi as doc;
 use crate::error::ApiError;
 use crate::realtime::ws_session::WsSession;
 
@@ -27,7 +28,25 @@ fn query_token(req: &HttpRequest) -> Option<String> {
 }
 
 /// GET /api/v1/ws
-async fn connect(
+#[utoipa::path(
+    get, path = "/api/v1/ws", tag = "realtime",
+    summary = "Open the WebSocket",
+    description = "A WebSocket upgrade (`Connection: Upgrade`, `Upgrade: websocket`). \
+        Authenticate with `Authorization: Bearer` or, from a browser, `?token=`. Frames are JSON \
+        text of at most 64 KiB: the client sends `subscribe` (`topic`, `since`), `unsubscribe`, \
+        `presence`, `typing` and `ping`; the server sends `subscribed`, `unsubscribed`, `event`, \
+        `presence`, `typing`, `dashboard`, `pong` and `error`. Topics: `case:{id}`, `cases`, \
+        `agent:{id}`, `presence`, `dashboard` (supervisors and admins). A user holds at most \
+        `HELPLINE_WS_MAX_PER_USER` sockets (default 20): one more is a 429.",
+    security(("bearer" = []), ("token_query" = [])),
+    responses(
+        (status = 101, description = "Switching protocols: the socket is open"),
+        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
+        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
+        (status = 503, response = doc::Unavailable),
+    )
+)]
+pub(super) async fn connect(
     req: HttpRequest,
     stream: web::Payload,
     state: web::Data<AppState>,

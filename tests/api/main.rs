@@ -10,6 +10,7 @@ mod dashboard;
 mod email;
 mod helpers;
 mod metrics;
+mod openapi;
 mod process;
 mod rate_limits;
 mod realtime;
