@@ -217,18 +217,7 @@ impl Store {
     /// Reads a case for `viewer` and records the view in its audit trail (never published).
     pub async fn view_case(&self, id: i64, viewer: &User) -> Result<Case, StoreError> {
         let case = self.find_case(id).await?;
-        let mut tx = self.begin_write().await?;
-        let event = NewEvent {
-            kind: "case.viewed",
-            case_id: Some(id),
-            actor_id: Some(viewer.id),
-            data: &serde_json::json!({ "case_id": id }),
-            changes: None,
-            topics: &[],
-            at: Timestamp::now(),
-        };
-        events::append(&mut tx, event).await?;
-        tx.commit().await?;
+        self.record_view(id, viewer.id).await?;
         Ok(case)
     }
 

@@ -13,6 +13,7 @@ mod seed;
 mod sql;
 mod tallies;
 mod users;
+mod views;
 mod webhooks;
 
 use std::sync::Arc;
@@ -127,6 +128,8 @@ pub struct Store {
     dialect: Dialect,
     write_gate: Option<Arc<Mutex<()>>>,
     publisher: Option<Publisher>,
+    /// Where case views go to be written in batches (`views.rs`).
+    views: Option<views::ViewQueue>,
     /// Woken when a transaction wrote webhook deliveries or emails to send.
     pub outbox: Arc<OutboxWakers>,
 }
@@ -222,13 +225,16 @@ impl Store {
             .await
             .map_err(|e| StoreError::Backend(e.into()))?;
         let write_gate = (dialect == Dialect::Sqlite).then(|| Arc::new(Mutex::new(())));
-        Ok(Store {
+        let mut store = Store {
             pool,
             dialect,
             write_gate,
             publisher: None,
+            views: None,
             outbox: Arc::default(),
-        })
+        };
+        store.views = Some(views::start(store.clone()));
+        Ok(store)
     }
 
     /// The same store, handing the events of every committed transaction to `publisher`.

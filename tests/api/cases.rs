@@ -1352,6 +1352,45 @@ async fn history_lists_each_change_oldest_first_with_who_and_what() {
 }
 
 #[actix_web::test]
+async fn fifty_simultaneous_reads_are_each_recorded_once_before_they_answer() {
+    let app = spawn_app().await;
+    let supervisor = app.create_user("supervisor").await;
+    let agents = [
+        app.create_user("agent").await,
+        app.create_user("agent").await,
+    ];
+    let id = app.create_case(&app.admin.token, json!({})).await.id();
+
+    // Views that arrive together are written together; each read still answers only after
+    // its own view is stored.
+    let reads = (0..50).map(|n| {
+        let token = agents[n % 2].token.clone();
+        let app = &app;
+        async move { app.get(&case_path(id), &token).await.status }
+    });
+    let statuses = join_all(reads).await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+
+    let history = app
+        .get(
+            &format!("{}?limit=100", history_path(id)),
+            &supervisor.token,
+        )
+        .await;
+    let entries = history.data().as_array().expect("history list");
+    let views: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["event"] == "case.viewed")
+        .map(|e| &e["user_id"])
+        .collect();
+    assert_eq!(views.len(), 50, "{}", history.body);
+    for agent in &agents {
+        let by_agent = views.iter().filter(|v| ***v == json!(agent.id)).count();
+        assert_eq!(by_agent, 25, "views by agent {}", agent.id);
+    }
+}
+
+#[actix_web::test]
 async fn each_read_of_a_case_adds_a_case_viewed_entry_with_the_viewer() {
     let app = spawn_app().await;
     let agent = app.create_user("agent").await;
