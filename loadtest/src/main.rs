@@ -65,6 +65,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // In the workspace, reqwest is built with the server's `rustls-no-provider` feature, so a
+    // client needs a crypto provider even for plain HTTP: the same `ring` as the server's.
+    #[allow(deprecated)]
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let result = match &cli.command {
         Command::Serve(options) => reference::serve(options),
         command => run(command, cli.json),
