@@ -58,7 +58,8 @@ impl Created {
 
 impl Store {
     /// The stats' counts: the totals from `case_tallies` (a few rows), "today" from index
-    /// ranges over today's rows only. (`closed_at` is set exactly while a case is closed;
+    /// ranges over today's rows only (partial indexes, migration 0006; messages of deleted
+    /// cases are subtracted rather than each message's case looked up). (`closed_at` is set exactly while a case is closed;
     /// asking for `status = 'closed'` too would lead SQLite to scan every closed case.)
     pub async fn case_counts(&self, day_start: Timestamp) -> Result<CaseCounts, StoreError> {
         let mut counts = CaseCounts::default();
@@ -83,8 +84,9 @@ impl Store {
             "SELECT \
              (SELECT COUNT(*) FROM cases WHERE created_at >= $1 AND deleted_at IS NULL), \
              (SELECT COUNT(*) FROM cases WHERE closed_at >= $1 AND deleted_at IS NULL), \
-             (SELECT COUNT(*) FROM communications m JOIN cases c ON c.id = m.case_id \
-              WHERE m.created_at >= $1 AND c.deleted_at IS NULL)",
+             (SELECT COUNT(*) FROM communications WHERE created_at >= $1) \
+             - (SELECT COUNT(*) FROM communications WHERE created_at >= $1 \
+                AND case_id IN (SELECT id FROM cases WHERE deleted_at IS NOT NULL))",
         )
         .bind(day_start.millis())
         .fetch_one(&self.pool)
