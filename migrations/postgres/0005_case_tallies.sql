@@ -20,6 +20,9 @@ CREATE TABLE case_tallies (
 UPDATE cases SET first_response_at = (
     SELECT MIN(m.created_at) FROM communications m
     WHERE m.case_id = cases.id AND m.direction = 'outbound'
+)
+WHERE EXISTS (
+    SELECT 1 FROM communications m WHERE m.case_id = cases.id AND m.direction = 'outbound'
 );
 
 INSERT INTO case_tallies

@@ -4,6 +4,7 @@
 //! (on the shared blocking pool, every thread that ever hashed kept its own: 10 simultaneous
 //! logins left the process at 329 MiB).
 
+use std::panic::AssertUnwindSafe;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, LazyLock, Mutex};
 
@@ -40,16 +41,17 @@ impl Default for Passwords {
     }
 }
 
-/// A hashing thread: runs jobs until every `Passwords` is gone.
+/// A hashing thread: runs jobs until every `Passwords` is gone. A job that panics is logged
+/// and its caller gets an error; the thread goes on with the next.
 fn run_jobs(queue: &Mutex<Receiver<Job>>) {
     loop {
         let job = match queue.lock() {
             Ok(queue) => queue.recv(),
             Err(_) => return,
         };
-        match job {
-            Ok(job) => job(),
-            Err(_) => return,
+        let Ok(job) = job else { return };
+        if std::panic::catch_unwind(AssertUnwindSafe(job)).is_err() {
+            tracing::error!("a password hash panicked");
         }
     }
 }
@@ -78,7 +80,10 @@ impl Passwords {
     async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
-            let _ = reply.send(work());
+            // A caller that has gone (a client that gave up) is not worth 19 MiB and a core.
+            if !reply.is_closed() {
+                let _ = reply.send(work());
+            }
         });
         self.jobs.send(job).ok()?;
         answer.await.ok()

@@ -1,7 +1,8 @@
 //! `helpline-seed`: fills a database with demo cases and messages, to measure at scale.
 //! `cargo run --release --bin helpline-seed -- --cases 1000000` (same `HELPLINE_DATABASE_URL`
-//! as the server, which must have started once to create the admin). Defaults give 200 agents
-//! and five messages per case: 1,000,000 cases come with 5,000,000 messages.
+//! as the server, which must have started once to create the admin, and be stopped while this
+//! runs: the seeds bypass the server's bookkeeping, which is rebuilt at the end). Defaults
+//! give 200 agents and five messages per case: 1,000,000 cases come with 5,000,000 messages.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};

@@ -2,7 +2,6 @@
 
 use sqlx::{AssertSqlSafe, FromRow};
 
-use super::cases;
 use super::events::{self, NewEvent};
 use super::outbox::{self, EmailKind};
 use super::sql::{Filter, ListPage};
@@ -161,7 +160,8 @@ impl Store {
             .await?;
             let communication = Communication::try_from(row)?;
             if new.direction == Direction::Outbound {
-                cases::record_first_response(tx.conn(), new.case_id, now).await?;
+                self.record_first_response(tx.conn(), new.case_id, now)
+                    .await?;
             }
             let event = NewEvent {
                 kind: "message.received",

@@ -37,6 +37,11 @@ impl Share {
             first_response_ms: first_response_at.map(|at| at - created),
         }
     }
+
+    /// The row it belongs to.
+    fn key(&self) -> (&'static str, &'static str) {
+        (self.status, self.priority)
+    }
 }
 
 /// Adds `share` to its row.
@@ -49,17 +54,24 @@ pub async fn remove(conn: &mut AnyConnection, share: &Share) -> Result<(), Store
     apply(conn, share, -1).await
 }
 
-/// Moves a case's share from `before` to `after`, when it changed.
+/// Moves a case's share from `before` to `after`, when it changed. The two rows are written in
+/// key order whichever way the case moves: on PostgreSQL each write locks its row until
+/// commit, and two cases moving in opposite directions must not wait on each other.
 pub async fn replace(
     conn: &mut AnyConnection,
     before: &Share,
     after: &Share,
 ) -> Result<(), StoreError> {
-    if before != after {
-        remove(conn, before).await?;
-        add(conn, after).await?;
+    if before == after {
+        return Ok(());
     }
-    Ok(())
+    if before.key() <= after.key() {
+        remove(conn, before).await?;
+        add(conn, after).await
+    } else {
+        add(conn, after).await?;
+        remove(conn, before).await
+    }
 }
 
 async fn apply(conn: &mut AnyConnection, share: &Share, sign: i64) -> Result<(), StoreError> {

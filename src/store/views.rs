@@ -18,7 +18,16 @@ pub(super) struct PendingView {
     case_id: i64,
     viewer_id: i64,
     at: Timestamp,
-    written: oneshot::Sender<bool>,
+    written: oneshot::Sender<Outcome>,
+}
+
+/// What became of a batch (its cause is logged once, by the writer).
+#[derive(Debug, Clone, Copy)]
+enum Outcome {
+    Written,
+    /// The database was busy or gone: worth a retry (503).
+    Unavailable,
+    Failed,
 }
 
 /// Where views are sent to be written.
@@ -35,15 +44,18 @@ pub(super) fn start(store: Store) -> ViewQueue {
 async fn write_views(store: Store, mut pending: mpsc::Receiver<PendingView>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while pending.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let written = match store.insert_views(&batch).await {
-            Ok(()) => true,
+        let outcome = match store.insert_views(&batch).await {
+            Ok(()) => Outcome::Written,
             Err(error) => {
                 tracing::error!(%error, views = batch.len(), "recording case views failed");
-                false
+                match error {
+                    StoreError::Unavailable(_) => Outcome::Unavailable,
+                    _ => Outcome::Failed,
+                }
             }
         };
         for view in batch.drain(..) {
-            let _ = view.written.send(written);
+            let _ = view.written.send(outcome);
         }
     }
 }
@@ -51,20 +63,22 @@ async fn write_views(store: Store, mut pending: mpsc::Receiver<PendingView>) {
 impl Store {
     /// Records that `viewer_id` viewed case `case_id`, once it is durable.
     pub(super) async fn record_view(&self, case_id: i64, viewer_id: i64) -> Result<(), StoreError> {
-        let failed =
-            || StoreError::Backend(sqlx::Error::Protocol("recording the view failed".into()));
-        let queue = self.views.as_ref().ok_or_else(failed)?;
-        let (written, done) = oneshot::channel();
+        let failed = |why: &str| sqlx::Error::Protocol(format!("recording the view {why}"));
+        // Without a writer (the store is closing) the view cannot be kept: retry later.
+        let unavailable = || StoreError::Unavailable(failed("found no writer"));
+        let queue = self.views.as_ref().ok_or_else(unavailable)?;
+        let (written, outcome) = oneshot::channel();
         let view = PendingView {
             case_id,
             viewer_id,
             at: Timestamp::now(),
             written,
         };
-        queue.send(view).await.map_err(|_| failed())?;
-        match done.await {
-            Ok(true) => Ok(()),
-            _ => Err(failed()),
+        queue.send(view).await.map_err(|_| unavailable())?;
+        match outcome.await {
+            Ok(Outcome::Written) => Ok(()),
+            Ok(Outcome::Unavailable) | Err(_) => Err(StoreError::Unavailable(failed("failed"))),
+            Ok(Outcome::Failed) => Err(StoreError::Backend(failed("failed"))),
         }
     }
 

@@ -466,3 +466,42 @@ async fn stats_equal_figures_computed_from_the_cases_after_random_changes_and_a_
     let stats = app.get("/api/v1/dashboard/stats", &token).await;
     assert_eq!(*stats.data(), expected, "the same after a restart");
 }
+
+#[actix_web::test]
+async fn cases_moving_between_priorities_in_both_directions_at_once_all_succeed() {
+    // On PostgreSQL each move locks two tally rows; opposite moves must not deadlock.
+    let app = spawn_app().await;
+    let token = app.admin.token.clone();
+    let mut cases = Vec::new();
+    for n in 0..40 {
+        let priority = if n % 2 == 0 { "low" } else { "high" };
+        cases.push((
+            app.create_case(&token, json!({"priority": priority}))
+                .await
+                .id(),
+            n,
+        ));
+    }
+    for round in 0..3 {
+        let moves = cases.iter().map(|(id, n)| {
+            let to = if (n + round) % 2 == 0 { "high" } else { "low" };
+            let (app, token) = (&app, &token);
+            async move {
+                app.put(
+                    &format!("/api/v1/cases/{id}"),
+                    token,
+                    json!({"priority": to}),
+                )
+                .await
+            }
+        });
+        for moved in futures_util::future::join_all(moves).await {
+            assert_eq!(moved.status, 200, "round {round}: {}", moved.body);
+        }
+    }
+    let stats = app.get("/api/v1/dashboard/stats", &token).await;
+    assert_eq!(
+        stats.data()["by_priority"],
+        json!({"low": 20, "medium": 0, "high": 20, "critical": 0})
+    );
+}
