@@ -128,11 +128,8 @@ async fn user_of(state: &AppState, claims: Claims) -> Result<AuthUser, ApiError>
     request_body = doc::LoginRequest,
     responses(
         (status = 200, description = "Logged in", body = doc::LoginResponse),
-        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
-        (status = 503, response = doc::Unavailable),
+        doc::StandardErrors,
+        doc::BodyErrors,
     )
 )]
 pub async fn login(
@@ -190,8 +187,7 @@ pub async fn login(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The current user", body = doc::UserResponse),
-        (status = 401, response = doc::Unauthorized), (status = 429, response = doc::TooManyRequests),
-        (status = 500, response = doc::InternalError), (status = 503, response = doc::Unavailable),
+        doc::StandardErrors,
     )
 )]
 pub async fn me(auth: AuthUser) -> HttpResponse {
@@ -206,8 +202,7 @@ pub async fn me(auth: AuthUser) -> HttpResponse {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Logged out; `data` is null", body = doc::EmptyResponse),
-        (status = 401, response = doc::Unauthorized), (status = 429, response = doc::TooManyRequests),
-        (status = 500, response = doc::InternalError), (status = 503, response = doc::Unavailable),
+        doc::StandardErrors,
     )
 )]
 pub async fn logout(auth: AuthUser, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

@@ -41,11 +41,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     responses(
         (status = 201, description = "Created (or the original answer to a retried \
             `Idempotency-Key`)", body = doc::CaseResponse),
-        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
-        (status = 409, response = doc::Conflict), (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
-        (status = 503, response = doc::Unavailable),
+        (status = 409, response = doc::Conflict),
+        doc::StandardErrors,
+        doc::BodyErrors,
     )
 )]
 pub(super) async fn create_case(
@@ -72,9 +70,8 @@ pub(super) async fn create_case(
     params(doc::CaseListQuery),
     responses(
         (status = 200, description = "A page of cases", body = doc::CaseListResponse),
-        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
-        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
-        (status = 503, response = doc::Unavailable),
+        (status = 400, response = doc::BadRequest),
+        doc::StandardErrors,
     )
 )]
 pub(super) async fn list_cases(
@@ -116,9 +113,8 @@ pub(super) async fn list_cases(
     params(doc::CaseId),
     responses(
         (status = 200, description = "The case", body = doc::CaseResponse),
-        (status = 401, response = doc::Unauthorized), (status = 404, response = doc::NotFound),
-        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
-        (status = 503, response = doc::Unavailable),
+        (status = 404, response = doc::NotFound),
+        doc::StandardErrors,
     )
 )]
 pub(super) async fn get_case(
@@ -144,12 +140,11 @@ pub(super) async fn get_case(
     request_body = doc::UpdateCaseRequest,
     responses(
         (status = 200, description = "The case as it is now", body = doc::CaseResponse),
-        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden), (status = 404, response = doc::NotFound),
-        (status = 409, response = doc::Conflict), (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
-        (status = 503, response = doc::Unavailable),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+        doc::StandardErrors,
+        doc::BodyErrors,
     )
 )]
 pub(super) async fn update_case(
@@ -178,10 +173,9 @@ pub(super) async fn update_case(
     params(doc::CaseId),
     responses(
         (status = 200, description = "The case as it was", body = doc::CaseResponse),
-        (status = 401, response = doc::Unauthorized), (status = 403, response = doc::Forbidden),
+        (status = 403, response = doc::Forbidden),
         (status = 404, response = doc::NotFound),
-        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
-        (status = 503, response = doc::Unavailable),
+        doc::StandardErrors,
     )
 )]
 pub(super) async fn delete_case(
@@ -207,10 +201,10 @@ pub(super) async fn delete_case(
     params(doc::CaseId, doc::HistoryQuery),
     responses(
         (status = 200, description = "A page of the history", body = doc::CaseHistoryResponse),
-        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden), (status = 404, response = doc::NotFound),
-        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
-        (status = 503, response = doc::Unavailable),
+        (status = 400, response = doc::BadRequest),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        doc::StandardErrors,
     )
 )]
 pub(super) async fn case_history(

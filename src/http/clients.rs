@@ -35,11 +35,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     responses(
         (status = 201, description = "Created (or the original answer to a retried \
             `Idempotency-Key`)", body = doc::ClientResponse),
-        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
-        (status = 409, response = doc::Conflict), (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
-        (status = 503, response = doc::Unavailable),
+        (status = 409, response = doc::Conflict),
+        doc::StandardErrors,
+        doc::BodyErrors,
     )
 )]
 pub(super) async fn create_client(
@@ -63,9 +61,8 @@ pub(super) async fn create_client(
     params(doc::ClientListQuery),
     responses(
         (status = 200, description = "A page of clients", body = doc::ClientListResponse),
-        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
-        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
-        (status = 503, response = doc::Unavailable),
+        (status = 400, response = doc::BadRequest),
+        doc::StandardErrors,
     )
 )]
 pub(super) async fn list_clients(
@@ -94,9 +91,8 @@ pub(super) async fn list_clients(
     params(doc::ClientId),
     responses(
         (status = 200, description = "The client", body = doc::ClientResponse),
-        (status = 401, response = doc::Unauthorized), (status = 404, response = doc::NotFound),
-        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
-        (status = 503, response = doc::Unavailable),
+        (status = 404, response = doc::NotFound),
+        doc::StandardErrors,
     )
 )]
 pub(super) async fn get_client(
@@ -119,11 +115,9 @@ pub(super) async fn get_client(
     request_body = doc::UpdateClientRequest,
     responses(
         (status = 200, description = "The client as it is now", body = doc::ClientResponse),
-        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
-        (status = 404, response = doc::NotFound), (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
-        (status = 503, response = doc::Unavailable),
+        (status = 404, response = doc::NotFound),
+        doc::StandardErrors,
+        doc::BodyErrors,
     )
 )]
 pub(super) async fn update_client(

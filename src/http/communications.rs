@@ -36,12 +36,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     responses(
         (status = 201, description = "Recorded (or the original answer to a retried \
             `Idempotency-Key`)", body = doc::CommunicationResponse),
-        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
-        (status = 404, response = doc::NotFound), (status = 409, response = doc::Conflict),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
-        (status = 503, response = doc::Unavailable),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+        doc::StandardErrors,
+        doc::BodyErrors,
     )
 )]
 pub(super) async fn create_communication(
@@ -70,9 +68,8 @@ pub(super) async fn create_communication(
     params(doc::CommunicationListQuery),
     responses(
         (status = 200, description = "A page of messages", body = doc::CommunicationListResponse),
-        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
-        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
-        (status = 503, response = doc::Unavailable),
+        (status = 400, response = doc::BadRequest),
+        doc::StandardErrors,
     )
 )]
 pub(super) async fn list_communications(
@@ -108,9 +105,8 @@ pub(super) async fn list_communications(
     params(doc::CommunicationId),
     responses(
         (status = 200, description = "The message", body = doc::CommunicationResponse),
-        (status = 401, response = doc::Unauthorized), (status = 404, response = doc::NotFound),
-        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
-        (status = 503, response = doc::Unavailable),
+        (status = 404, response = doc::NotFound),
+        doc::StandardErrors,
     )
 )]
 pub(super) async fn get_communication(

@@ -47,9 +47,8 @@ async fn presence(state: &AppState) -> Vec<PresenceEntry> {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The figures", body = doc::StatsResponse),
-        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
-        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
-        (status = 503, response = doc::Unavailable),
+        (status = 400, response = doc::BadRequest),
+        doc::StandardErrors,
     )
 )]
 pub(super) async fn stats(
@@ -86,9 +85,8 @@ pub(super) struct TypeCount {
     params(doc::CreatedRange),
     responses(
         (status = 200, description = "Counts by type", body = doc::CasesByTypeResponse),
-        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
-        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
-        (status = 503, response = doc::Unavailable),
+        (status = 400, response = doc::BadRequest),
+        doc::StandardErrors,
     )
 )]
 pub(super) async fn cases_by_type(
@@ -144,9 +142,8 @@ pub(super) struct AgentPerformance {
     params(doc::CreatedRange),
     responses(
         (status = 200, description = "One row per agent", body = doc::AgentPerformanceResponse),
-        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
-        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
-        (status = 503, response = doc::Unavailable),
+        (status = 400, response = doc::BadRequest),
+        doc::StandardErrors,
     )
 )]
 pub(super) async fn agent_performance(

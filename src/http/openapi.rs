@@ -20,7 +20,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{
     ContentBuilder, Header, KnownFormat, Ref, RefOr, Required, SchemaFormat, header::HeaderBuilder,
 };
-use utoipa::{IntoParams, Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
+use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::{
@@ -407,6 +407,46 @@ error_responses! {
         "Internal server error"),
     Unavailable => (503, "Storage unavailable (or the server is stopping); the request was not \
         applied", "Storage is unavailable; the request was not applied"),
+}
+
+/// `#/components/responses/{name}` of a shared error answer, under its status code.
+fn reference<'r, T: ToResponse<'r>>(status: &str) -> (String, RefOr<Response>) {
+    (
+        status.to_string(),
+        RefOr::Ref(Ref::from_response_name(T::response().0)),
+    )
+}
+
+/// The answers every `/api/v1` route can give besides its own: 401 (a missing, bad or revoked
+/// token; at login, wrong credentials), 429, 500 and 503.
+pub struct StandardErrors;
+
+impl IntoResponses for StandardErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        [
+            reference::<Unauthorized>("401"),
+            reference::<TooManyRequests>("429"),
+            reference::<InternalError>("500"),
+            reference::<Unavailable>("503"),
+        ]
+        .into_iter()
+        .collect()
+    }
+}
+
+/// The answers of every route that takes a JSON body: 400, 413 and 415.
+pub struct BodyErrors;
+
+impl IntoResponses for BodyErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        [
+            reference::<BadRequest>("400"),
+            reference::<PayloadTooLarge>("413"),
+            reference::<UnsupportedMediaType>("415"),
+        ]
+        .into_iter()
+        .collect()
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -36,12 +36,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     responses(
         (status = 201, description = "Created (or the original answer to a retried \
             `Idempotency-Key`)", body = doc::UserResponse),
-        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden), (status = 409, response = doc::Conflict),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
-        (status = 503, response = doc::Unavailable),
+        (status = 403, response = doc::Forbidden),
+        (status = 409, response = doc::Conflict),
+        doc::StandardErrors,
+        doc::BodyErrors,
     )
 )]
 pub(super) async fn create_user(
@@ -74,9 +72,8 @@ pub(super) async fn create_user(
     params(doc::UserListQuery),
     responses(
         (status = 200, description = "A page of users", body = doc::UserListResponse),
-        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
-        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
-        (status = 503, response = doc::Unavailable),
+        (status = 400, response = doc::BadRequest),
+        doc::StandardErrors,
     )
 )]
 pub(super) async fn list_users(
@@ -108,9 +105,8 @@ pub(super) async fn list_users(
     params(doc::UserId),
     responses(
         (status = 200, description = "The user", body = doc::UserResponse),
-        (status = 401, response = doc::Unauthorized), (status = 404, response = doc::NotFound),
-        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
-        (status = 503, response = doc::Unavailable),
+        (status = 404, response = doc::NotFound),
+        doc::StandardErrors,
     )
 )]
 pub(super) async fn get_user(
@@ -134,12 +130,11 @@ pub(super) async fn get_user(
     request_body = doc::UpdateUserRequest,
     responses(
         (status = 200, description = "The user as they are now", body = doc::UserResponse),
-        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden), (status = 404, response = doc::NotFound),
-        (status = 409, response = doc::Conflict), (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
-        (status = 503, response = doc::Unavailable),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+        doc::StandardErrors,
+        doc::BodyErrors,
     )
 )]
 pub(super) async fn update_user(
@@ -175,10 +170,10 @@ pub(super) async fn update_user(
     params(doc::UserId),
     responses(
         (status = 200, description = "The deactivated user", body = doc::UserResponse),
-        (status = 401, response = doc::Unauthorized), (status = 403, response = doc::Forbidden),
-        (status = 404, response = doc::NotFound), (status = 409, response = doc::Conflict),
-        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
-        (status = 503, response = doc::Unavailable),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        (status = 409, response = doc::Conflict),
+        doc::StandardErrors,
     )
 )]
 pub(super) async fn delete_user(

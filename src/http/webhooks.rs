@@ -57,12 +57,10 @@ fn event_name(value: &serde_json::Value) -> Result<String, String> {
     responses(
         (status = 201, description = "Subscribed, with the secret (or the original answer to a \
             retried `Idempotency-Key`)", body = doc::WebhookResponse),
-        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden), (status = 409, response = doc::Conflict),
-        (status = 413, response = doc::PayloadTooLarge),
-        (status = 415, response = doc::UnsupportedMediaType),
-        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
-        (status = 503, response = doc::Unavailable),
+        (status = 403, response = doc::Forbidden),
+        (status = 409, response = doc::Conflict),
+        doc::StandardErrors,
+        doc::BodyErrors,
     )
 )]
 pub(super) async fn subscribe(
@@ -107,10 +105,9 @@ pub(super) async fn subscribe(
     params(doc::WebhookListQuery),
     responses(
         (status = 200, description = "A page of subscriptions", body = doc::WebhookListResponse),
-        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
+        (status = 400, response = doc::BadRequest),
         (status = 403, response = doc::Forbidden),
-        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
-        (status = 503, response = doc::Unavailable),
+        doc::StandardErrors,
     )
 )]
 pub(super) async fn list_webhooks(
@@ -135,10 +132,9 @@ pub(super) async fn list_webhooks(
     params(doc::WebhookId),
     responses(
         (status = 200, description = "The subscription", body = doc::WebhookResponse),
-        (status = 401, response = doc::Unauthorized), (status = 403, response = doc::Forbidden),
+        (status = 403, response = doc::Forbidden),
         (status = 404, response = doc::NotFound),
-        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
-        (status = 503, response = doc::Unavailable),
+        doc::StandardErrors,
     )
 )]
 pub(super) async fn get_webhook(
@@ -162,10 +158,9 @@ pub(super) async fn get_webhook(
     params(doc::WebhookId),
     responses(
         (status = 200, description = "The subscription, `active: false`", body = doc::WebhookResponse),
-        (status = 401, response = doc::Unauthorized), (status = 403, response = doc::Forbidden),
+        (status = 403, response = doc::Forbidden),
         (status = 404, response = doc::NotFound),
-        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
-        (status = 503, response = doc::Unavailable),
+        doc::StandardErrors,
     )
 )]
 pub(super) async fn delete_webhook(
@@ -189,10 +184,10 @@ pub(super) async fn delete_webhook(
     params(doc::WebhookId, doc::DeliveryListQuery),
     responses(
         (status = 200, description = "A page of attempts", body = doc::DeliveryListResponse),
-        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
-        (status = 403, response = doc::Forbidden), (status = 404, response = doc::NotFound),
-        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
-        (status = 503, response = doc::Unavailable),
+        (status = 400, response = doc::BadRequest),
+        (status = 403, response = doc::Forbidden),
+        (status = 404, response = doc::NotFound),
+        doc::StandardErrors,
     )
 )]
 pub(super) async fn list_deliveries(

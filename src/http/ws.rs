@@ -41,9 +41,8 @@ fn query_token(req: &HttpRequest) -> Option<String> {
     security(("bearer" = []), ("token_query" = [])),
     responses(
         (status = 101, description = "Switching protocols: the socket is open"),
-        (status = 400, response = doc::BadRequest), (status = 401, response = doc::Unauthorized),
-        (status = 429, response = doc::TooManyRequests), (status = 500, response = doc::InternalError),
-        (status = 503, response = doc::Unavailable),
+        (status = 400, response = doc::BadRequest),
+        doc::StandardErrors,
     )
 )]
 pub(super) async fn connect(
