@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Resp, TestApp, TestUser, spawn_app_with};
+use crate::helpers::{Resp, TestApp, TestUser, free_port, spawn_app_with};
 use crate::receivers::{Mail, SmtpSink};
 
 /// How long to wait for an expected email.
@@ -25,12 +25,6 @@ async fn app_mailing_to(
     .await
 }
 
-/// A port nothing listens on (for now).
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("reserve a port");
-    listener.local_addr().expect("address").port()
-}
-
 async fn create_client(app: &TestApp, email: Option<&str>) -> i64 {
     let mut body = json!({"name": "Amina"});
     if let Some(email) = email {
@@ -39,6 +33,16 @@ async fn create_client(app: &TestApp, email: Option<&str>) -> i64 {
     let created = app.post("/api/v1/clients", &app.admin.token, body).await;
     assert_eq!(created.status, 201, "create client: {}", created.body);
     created.id()
+}
+
+/// A case on the email channel about `client`.
+async fn email_case(app: &TestApp, client: i64) -> i64 {
+    app.create_case(
+        &app.admin.token,
+        json!({"client_id": client, "channel": "email"}),
+    )
+    .await
+    .id()
 }
 
 async fn post_message(app: &TestApp, body: Value) -> Resp {
@@ -310,21 +314,9 @@ async fn without_a_client_address_an_outbound_email_fails_at_once_and_nothing_is
         .create_case(&app.admin.token, json!({"channel": "email"}))
         .await
         .id();
-    let addressless = app
-        .create_case(
-            &app.admin.token,
-            json!({"client_id": no_address, "channel": "email"}),
-        )
-        .await
-        .id();
+    let addressless = email_case(&app, no_address).await;
     // The case's client has an address, but the message names one without.
-    let overridden = app
-        .create_case(
-            &app.admin.token,
-            json!({"client_id": with_address, "channel": "email"}),
-        )
-        .await
-        .id();
+    let overridden = email_case(&app, with_address).await;
 
     let mut failed = Vec::new();
     for body in [
@@ -348,13 +340,7 @@ async fn inbound_internal_and_other_channel_messages_send_nothing() {
     let sink = SmtpSink::start().await;
     let app = app_mailing_to(&sink, |_| {}).await;
     let client = create_client(&app, Some("amina@example.org")).await;
-    let case = app
-        .create_case(
-            &app.admin.token,
-            json!({"client_id": client, "channel": "email"}),
-        )
-        .await
-        .id();
+    let case = email_case(&app, client).await;
     for (direction, channel, status) in [
         ("inbound", None, "received"),
         ("internal", None, "received"),
@@ -389,13 +375,7 @@ async fn an_idempotent_retry_of_an_outbound_email_sends_it_once() {
     let sink = SmtpSink::start().await;
     let app = app_mailing_to(&sink, |_| {}).await;
     let client = create_client(&app, Some("amina@example.org")).await;
-    let case = app
-        .create_case(
-            &app.admin.token,
-            json!({"client_id": client, "channel": "email"}),
-        )
-        .await
-        .id();
+    let case = email_case(&app, client).await;
     let body = json!({"case_id": case, "direction": "outbound", "body": "Only once"});
     let first = app
         .post_with_key(
@@ -803,13 +783,7 @@ async fn an_email_waits_while_smtp_is_unreachable_and_is_sent_when_it_comes_back
     })
     .await;
     let client = create_client(&app, Some("amina@example.org")).await;
-    let case = app
-        .create_case(
-            &app.admin.token,
-            json!({"client_id": client, "channel": "email"}),
-        )
-        .await
-        .id();
+    let case = email_case(&app, client).await;
     let message = post_message(
         &app,
         json!({"case_id": case, "direction": "outbound", "body": "Sent in the end."}),
@@ -877,13 +851,7 @@ async fn a_pending_email_survives_a_restart_and_is_sent_after_it() {
 async fn with_email_off_messages_stay_queued_and_go_out_once_it_is_on() {
     let mut app = spawn_app_with(|settings| settings.smtp_url = None).await;
     let client = create_client(&app, Some("amina@example.org")).await;
-    let case = app
-        .create_case(
-            &app.admin.token,
-            json!({"client_id": client, "channel": "email"}),
-        )
-        .await
-        .id();
+    let case = email_case(&app, client).await;
     let message = post_message(
         &app,
         json!({"case_id": case, "direction": "outbound", "body": "Waiting for email."}),

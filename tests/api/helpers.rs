@@ -11,6 +11,12 @@ use sqlx::Connection;
 pub const ADMIN_EMAIL: &str = "admin@localhost";
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
 
+/// A port nothing listens on right now (connections to it are refused until something binds it).
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("reserve a port");
+    listener.local_addr().expect("address").port()
+}
+
 /// A database made for one test and dropped after it.
 pub enum TestDb {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),

@@ -6,14 +6,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, fresh_database};
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, free_port, fresh_database};
 use crate::socket::{Auth, open_socket};
-
-/// A port nothing listens on right now.
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("address").port()
-}
 
 /// Stops the process if the test fails before it does.
 struct Child(std::process::Child);

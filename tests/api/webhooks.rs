@@ -11,7 +11,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::helpers::{TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, free_port, spawn_app, spawn_app_with};
 use crate::receivers::{Answer, Received, WebhookReceiver};
 
 const SUBSCRIBE: &str = "/api/v1/webhooks/subscribe";
@@ -556,12 +556,6 @@ async fn a_hanging_receiver_does_not_delay_other_subscriptions() {
     assert!(listed[0]["status_code"].is_null(), "{listed:#?}");
     assert!(listed[0]["error"].is_string(), "{listed:#?}");
     assert_eq!(listed[0]["success"], false, "{listed:#?}");
-}
-
-/// A port nobody listens on (connections are refused) until a receiver is started on it.
-fn free_port() -> u16 {
-    let reserved = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    reserved.local_addr().expect("address").port()
 }
 
 fn receiver_on(port: u16, script: Vec<Answer>) -> WebhookReceiver {
