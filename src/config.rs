@@ -200,7 +200,8 @@ pub struct Settings {
     pub mail_retry_schedule: RetrySchedule,
 
     /// Where people open the app (`https://helpline.example.org`): emails link to the case.
-    #[arg(long, env = "HELPLINE_PUBLIC_URL", value_name = "HELPLINE_PUBLIC_URL")]
+    #[arg(long, env = "HELPLINE_PUBLIC_URL", value_name = "HELPLINE_PUBLIC_URL",
+          value_parser = parse_public_url)]
     pub public_url: Option<String>,
 
     /// Requests per user (per client address before login) and hour to `/cases*`; `0` = no limit.
@@ -370,6 +371,18 @@ fn parse_database_url(value: &str) -> Result<String, String> {
     }
 }
 
+/// An `http(s)://host[/path]` address: emails build their links on it.
+fn parse_public_url(value: &str) -> Result<String, String> {
+    match reqwest::Url::parse(value) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {
+            Ok(value.to_string())
+        }
+        _ => {
+            Err("must be an http:// or https:// address, like https://helpline.example.org".into())
+        }
+    }
+}
+
 /// At most a minute: an attempt must end well within its two-minute lease.
 fn parse_webhook_timeout(value: &str) -> Result<Duration, String> {
     let timeout = parse_duration(value)?;
@@ -396,6 +409,15 @@ fn parse_jwt_secret(value: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_public_url_must_be_a_web_address() {
+        assert!(parse_public_url("https://helpline.example.org").is_ok());
+        assert!(parse_public_url("http://10.0.0.5:8888/app/").is_ok());
+        for bad in ["helpline.example.org", "ftp://example.org", "https://", ""] {
+            assert!(parse_public_url(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
 
     #[test]
     fn durations_accept_units_and_refuse_zero_or_garbage() {

@@ -13,6 +13,11 @@ impl Timestamp {
         Timestamp(Utc::now().timestamp_millis())
     }
 
+    /// The first instant of today (UTC): where the dashboard's "today" begins.
+    pub fn start_of_today() -> Self {
+        start_of(Utc::now().date_naive())
+    }
+
     pub fn millis(self) -> i64 {
         self.0
     }
@@ -27,8 +32,7 @@ impl Timestamp {
     /// RFC 3339 timestamp.
     pub fn parse_bound(value: &str) -> Result<Self, String> {
         if let Ok(date) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
-            let start = date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
-            return Ok(Timestamp(start.timestamp_millis()));
+            return Ok(start_of(date));
         }
         DateTime::parse_from_rfc3339(value)
             .map(|t| Timestamp(t.timestamp_millis()))
@@ -39,6 +43,12 @@ impl Timestamp {
     pub fn seconds_until(self, later: Timestamp) -> i64 {
         (later.0 - self.0) / 1000
     }
+}
+
+/// The first instant of `date`, UTC.
+fn start_of(date: NaiveDate) -> Timestamp {
+    let start = date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+    Timestamp(start.timestamp_millis())
 }
 
 impl Serialize for Timestamp {

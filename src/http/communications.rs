@@ -29,14 +29,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     description = "Every role. `sender_id` is the caller; `status` is set by the server \
         (`received` for inbound and internal, `queued` for outbound). An outbound `email` to a \
         client with an email address is sent through SMTP and its `status` follows the \
-        delivery. Recorded on closed cases too, not on deleted ones (404).",
+        delivery. Recorded on closed cases too; a missing or deleted case is a 400 on `case_id`.",
     security(("bearer" = [])),
     params(doc::IdempotencyKey),
     request_body = doc::CreateCommunicationRequest,
     responses(
         (status = 201, description = "Recorded (or the original answer to a retried \
             `Idempotency-Key`)", body = doc::CommunicationResponse),
-        (status = 404, response = doc::NotFound),
         (status = 409, response = doc::Conflict),
         doc::StandardErrors,
         doc::BodyErrors,

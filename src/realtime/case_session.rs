@@ -218,7 +218,7 @@ impl Handler<Typing> for CaseSession {
             if !recent {
                 session.last_typing.insert(msg.user_id, now);
                 session.hub.do_send(Broadcast {
-                    topic: format!("case:{}", session.case_id),
+                    topic: protocol::Topic::Case(session.case_id).name(),
                     frame: protocol::typing(session.case_id, msg.user_id),
                     except_user: Some(msg.user_id),
                     from_bus: false,

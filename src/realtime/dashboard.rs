@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use chrono::Utc;
 use serde_json::{Map, Value, json};
 
 use super::hub::{Broadcast, HasSubscribers, Hub};
@@ -28,19 +27,9 @@ const PUSH_EVERY: Duration = Duration::from_millis(250);
 /// The topic's name.
 pub const TOPIC: &str = "dashboard";
 
-/// The first instant of today, UTC.
-fn today() -> Timestamp {
-    let midnight = Utc::now()
-        .date_naive()
-        .and_hms_opt(0, 0, 0)
-        .unwrap_or_default()
-        .and_utc();
-    Timestamp(midnight.timestamp_millis())
-}
-
 /// The `/dashboard/stats` object.
 pub async fn stats(store: &Store, presence: &Addr<Presence>) -> Result<Value, StoreError> {
-    let counts = store.case_counts(today()).await?;
+    let counts = store.case_counts(Timestamp::start_of_today()).await?;
     let agents: HashSet<i64> = store.active_agent_ids().await?.into_iter().collect();
     let online = presence.send(Snapshot).await.unwrap_or_default();
     let agents_online = online
@@ -125,7 +114,7 @@ impl Dashboard {
         self.dirty = false;
         self.building = true;
         // The object is of the day its build began.
-        let day = today();
+        let day = Timestamp::start_of_today();
         let (store, presence) = (self.store.clone(), self.presence.clone());
         let build = actix_web::rt::spawn(async move { stats(&store, &presence).await });
         ctx.spawn(build.into_actor(self).map(move |built, dashboard, _| {
@@ -156,7 +145,11 @@ impl Dashboard {
 
     /// Whether the last object is still current.
     fn is_current(&self) -> bool {
-        !self.dirty && self.last.as_ref().is_some_and(|(_, day)| *day == today())
+        !self.dirty
+            && self
+                .last
+                .as_ref()
+                .is_some_and(|(_, day)| *day == Timestamp::start_of_today())
     }
 }
 

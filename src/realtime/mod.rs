@@ -139,6 +139,14 @@ impl Realtime {
         Err(StoreError::Unavailable(sqlx::Error::PoolClosed))
     }
 
+    /// Tells the session of case `id` that a socket stopped watching it; a case with no
+    /// session has no viewers to forget, so none is started for this.
+    pub fn stop_viewing(&self, id: i64, viewer: case_session::Viewer) {
+        if let Some(entry) = self.sessions.get(&id) {
+            entry.addr.do_send(viewer);
+        }
+    }
+
     /// Sends `msg` to the session of case `id` without waiting.
     pub fn on_case_nowait<M>(&self, id: i64, msg: M)
     where

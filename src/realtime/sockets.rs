@@ -35,7 +35,7 @@ impl Drop for SocketSlot {
 }
 
 impl Sockets {
-    /// A place for one more socket of `user_id`, unless they hold `max` already (`0`: no cap).
+    /// From now on no socket is admitted; the open ones, to be closed.
     pub fn close_all(&self) -> Vec<Addr<WsSession>> {
         self.closing.store(true, Ordering::SeqCst);
         self.all()
@@ -45,6 +45,7 @@ impl Sockets {
         self.closing.load(Ordering::SeqCst)
     }
 
+    /// A place for one more socket of `user_id`, unless they hold `max` already (`0`: no cap).
     pub fn try_acquire(self: &Arc<Self>, user_id: i64, max: u32) -> Option<SocketSlot> {
         let mut count = self.per_user.entry(user_id).or_insert(0);
         if max > 0 && *count >= max {

@@ -366,15 +366,18 @@ impl WsSession {
             topic: name.to_string(),
             socket_id: self.id,
         });
+        self.stop_viewing(name);
+    }
+
+    /// When `name` is a case, tells its session this socket no longer watches it.
+    fn stop_viewing(&self, name: &str) {
         if let Ok(Topic::Case(case_id)) = Topic::parse(name) {
-            self.realtime.on_case_nowait(
-                case_id,
-                Viewer {
-                    socket_id: self.id,
-                    user_id: self.user.id,
-                    watching: false,
-                },
-            );
+            let viewer = Viewer {
+                socket_id: self.id,
+                user_id: self.user.id,
+                watching: false,
+            };
+            self.realtime.stop_viewing(case_id, viewer);
         }
     }
 
@@ -469,9 +472,9 @@ impl Actor for WsSession {
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
-        let names: Vec<String> = self.topics.keys().cloned().collect();
-        for name in names {
-            self.forget(&name);
+        // `Leave` drops every subscription at the hub at once; the case sessions hear one by one.
+        for name in self.topics.keys() {
+            self.stop_viewing(name);
         }
         self.realtime.hub.do_send(Leave { socket_id: self.id });
         self.realtime.presence.do_send(Disconnected {

@@ -85,15 +85,27 @@ pub struct CaseFilter {
 }
 
 impl CaseFilter {
-    /// Whether nothing but statuses and priorities (if anything) is asked for.
+    /// Whether nothing but statuses and priorities (if anything) is asked for. Every field is
+    /// named, so a new filter cannot be silently counted from the tallies.
     fn is_status_and_priority_only(&self) -> bool {
-        self.types.is_empty()
-            && self.channels.is_empty()
-            && self.assignees.is_empty()
-            && self.client_ids.is_empty()
-            && self.created_after.is_none()
-            && self.created_before.is_none()
-            && self.text.is_none()
+        let CaseFilter {
+            statuses: _,
+            priorities: _,
+            types,
+            channels,
+            assignees,
+            client_ids,
+            created_after,
+            created_before,
+            text,
+        } = self;
+        types.is_empty()
+            && channels.is_empty()
+            && assignees.is_empty()
+            && client_ids.is_empty()
+            && created_after.is_none()
+            && created_before.is_none()
+            && text.is_none()
     }
 }
 

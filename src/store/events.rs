@@ -68,7 +68,7 @@ pub(crate) async fn append<T: Serialize>(
     .bind(event.case_id)
     .bind(event.actor_id)
     .bind(data.as_str())
-    .bind(changes.clone())
+    .bind(changes.as_deref())
     .bind(event.at.millis())
     .fetch_one(tx.conn())
     .await?;

@@ -269,12 +269,14 @@ impl Store {
         };
         let mut tx = self.begin_write().await?;
         // An event committed just as its subscription was deleted can leave a delivery the
-        // delete did not see (PostgreSQL): cancel those here.
+        // delete did not see (PostgreSQL): cancel those once due, reading only the due rows
+        // the claim below reads anyway, not the whole backlog.
         sqlx::query(
             "UPDATE webhook_deliveries SET status = 'cancelled', next_attempt_at = NULL \
-             WHERE status = 'pending' AND subscription_id IN \
+             WHERE status = 'pending' AND next_attempt_at <= $1 AND subscription_id IN \
              (SELECT id FROM webhook_subscriptions WHERE deleted_at IS NOT NULL)",
         )
+        .bind(now)
         .execute(tx.conn())
         .await?;
         // The subscriptions waiting longest first, so none is starved.
