@@ -430,35 +430,8 @@ impl Store {
         Ok((entries, total))
     }
 
-    /// Records `at` as the first response to case `id` unless it has an earlier one, and
-    /// moves the case's share of the tallies accordingly, under the case's row lock (so the
-    /// share is that of the case as it is now, and concurrent messages keep the earliest).
-    /// A case deleted meanwhile is left alone.
-    pub(super) async fn record_first_response(
-        &self,
-        conn: &mut AnyConnection,
-        id: i64,
-        at: Timestamp,
-    ) -> Result<(), StoreError> {
-        let (case, first_response_at) = match self.lock_case(conn, id).await {
-            Ok(locked) => locked,
-            Err(StoreError::NotFound(_)) => return Ok(()),
-            Err(error) => return Err(error),
-        };
-        if first_response_at.is_some_and(|first| first <= at.millis()) {
-            return Ok(());
-        }
-        sqlx::query("UPDATE cases SET first_response_at = $1 WHERE id = $2")
-            .bind(at.millis())
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
-        let before = Share::of(&case, first_response_at);
-        tallies::replace(conn, &before, &Share::of(&case, Some(at.millis()))).await
-    }
-
     /// The case under a row lock, with its first response time (for the tallies).
-    async fn lock_case(
+    pub(super) async fn lock_case(
         &self,
         conn: &mut AnyConnection,
         id: i64,
@@ -474,6 +447,27 @@ impl Store {
         let first_response_at = row.first_response_at;
         Ok((row.try_into()?, first_response_at))
     }
+}
+
+/// Records `at` as the first response to `case` (locked by the caller, first answered at
+/// `first_response_at`) unless it has an earlier one, and moves the case's share of the
+/// tallies accordingly. Concurrent messages thus keep the earliest.
+pub(super) async fn record_first_response(
+    conn: &mut AnyConnection,
+    case: &Case,
+    first_response_at: Option<i64>,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    if first_response_at.is_some_and(|first| first <= at.millis()) {
+        return Ok(());
+    }
+    sqlx::query("UPDATE cases SET first_response_at = $1 WHERE id = $2")
+        .bind(at.millis())
+        .bind(case.id)
+        .execute(&mut *conn)
+        .await?;
+    let before = Share::of(case, first_response_at);
+    tallies::replace(conn, &before, &Share::of(case, Some(at.millis()))).await
 }
 
 /// The assignees to tell about a change: both sides of an assignment change, else nobody.

@@ -2,6 +2,7 @@
 
 use sqlx::{AssertSqlSafe, FromRow};
 
+use super::cases;
 use super::events::{self, NewEvent};
 use super::outbox::{self, EmailKind};
 use super::sql::{Filter, ListPage};
@@ -89,54 +90,40 @@ impl Store {
         key: Option<&IdempotencyKey>,
     ) -> Result<Created<Communication>, StoreError> {
         self.create_idempotent(key, async |tx: &mut WriteTx| {
-            let case: Option<(Option<i64>, Option<String>)> = sqlx::query_as(
-                "SELECT client_id, channel FROM cases WHERE id = $1 AND deleted_at IS NULL",
-            )
-            .bind(new.case_id)
-            .fetch_optional(tx.conn())
-            .await?;
-            let Some((case_client, case_channel)) = case else {
+            // The case under its row lock: a message and a change of the case (or its
+            // deletion) happen one after the other, and its first response is read as it is.
+            let (case, first_response_at) = match self.lock_case(tx.conn(), new.case_id).await {
+                Ok(locked) => locked,
+                Err(StoreError::NotFound(_)) => {
+                    let message = format!("no case has id {}", new.case_id);
+                    return Err(invalid("case_id", message));
+                }
+                Err(error) => return Err(error),
+            };
+            let client_id = new.client_id.or(case.client_id);
+            // The client's address, read once: it also tells whether a given client exists.
+            let client: Option<Option<String>> = match client_id {
+                Some(id) => sqlx::query_as("SELECT email FROM clients WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(tx.conn())
+                    .await?
+                    .map(|(email,)| email),
+                None => None,
+            };
+            if let Some(id) = new.client_id
+                && client.is_none()
+            {
+                return Err(invalid("client_id", format!("no client has id {id}")));
+            }
+            let Some(channel) = new.channel.or(case.channel) else {
                 return Err(invalid(
-                    "case_id",
-                    format!("no case has id {}", new.case_id),
+                    "channel",
+                    "is required: the case has no channel to default to",
                 ));
             };
-            if let Some(client_id) = new.client_id {
-                let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM clients WHERE id = $1")
-                    .bind(client_id)
-                    .fetch_optional(tx.conn())
-                    .await?;
-                if found.is_none() {
-                    return Err(invalid(
-                        "client_id",
-                        format!("no client has id {client_id}"),
-                    ));
-                }
-            }
-            let channel = match (new.channel, case_channel) {
-                (Some(channel), _) => channel,
-                (None, Some(channel)) => parse_column(&channel)?,
-                (None, None) => {
-                    return Err(invalid(
-                        "channel",
-                        "is required: the case has no channel to default to",
-                    ));
-                }
-            };
-            let client_id = new.client_id.or(case_client);
             // An outbound email goes to the client's address; without one it cannot be sent.
             let emails_client = new.direction == Direction::Outbound && channel == Channel::Email;
-            let client_email = match client_id {
-                Some(id) if emails_client => {
-                    let email: Option<(Option<String>,)> =
-                        sqlx::query_as("SELECT email FROM clients WHERE id = $1")
-                            .bind(id)
-                            .fetch_optional(tx.conn())
-                            .await?;
-                    email.and_then(|(email,)| email)
-                }
-                _ => None,
-            };
+            let client_email = client.flatten().filter(|_| emails_client);
             let status = if emails_client && client_email.is_none() {
                 DeliveryStatus::Failed
             } else {
@@ -160,8 +147,7 @@ impl Store {
             .await?;
             let communication = Communication::try_from(row)?;
             if new.direction == Direction::Outbound {
-                self.record_first_response(tx.conn(), new.case_id, now)
-                    .await?;
+                cases::record_first_response(tx.conn(), &case, first_response_at, now).await?;
             }
             let event = NewEvent {
                 kind: "message.received",
