@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Resp, TestApp, TestUser, free_port, spawn_app_with};
+use crate::helpers::{ReservedPort, Resp, TestApp, TestUser, spawn_app_with};
 use crate::receivers::{Mail, SmtpSink};
 
 /// How long to wait for an expected email.
@@ -775,9 +775,10 @@ async fn a_supervisor_assigned_a_critical_case_gets_both_emails() {
 
 #[actix_web::test]
 async fn an_email_waits_while_smtp_is_unreachable_and_is_sent_when_it_comes_back() {
-    let port = free_port();
+    let port = ReservedPort::new();
+    let smtp_url = format!("smtp://127.0.0.1:{}", port.port);
     let app = spawn_app_with(|settings| {
-        settings.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
+        settings.smtp_url = Some(smtp_url);
         settings.mail_retry_schedule =
             helpline::config::RetrySchedule(vec![Duration::from_millis(500); 20]);
     })
@@ -803,9 +804,10 @@ async fn an_email_waits_while_smtp_is_unreachable_and_is_sent_when_it_comes_back
 
 #[actix_web::test]
 async fn a_pending_email_survives_a_restart_and_is_sent_after_it() {
-    let port = free_port();
+    let port = ReservedPort::new();
+    let smtp_url = format!("smtp://127.0.0.1:{}", port.port);
     let mut app = spawn_app_with(|settings| {
-        settings.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
+        settings.smtp_url = Some(smtp_url);
         // Retried 3 s after a failure: the restart below falls while nothing is due, so it
         // does not race a claim in progress (an email claimed as the server stops keeps its
         // lease and would wait minutes).

@@ -11,10 +11,41 @@ use sqlx::Connection;
 pub const ADMIN_EMAIL: &str = "admin@localhost";
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
 
-/// A port nothing listens on right now (connections to it are refused until something binds it).
+/// A port nothing listens on right now, for another process to bind.
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("reserve a port");
     listener.local_addr().expect("address").port()
+}
+
+/// A port held by this test, bound but not listening: connections to it are refused (a
+/// receiver that is down), and nothing else can take it before [`ReservedPort::listen`] turns
+/// it into the receiver's listener (a receiver coming back).
+pub struct ReservedPort {
+    socket: socket2::Socket,
+    pub port: u16,
+}
+
+impl ReservedPort {
+    pub fn new() -> ReservedPort {
+        use socket2::{Domain, Socket, Type};
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+        let address = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        socket.bind(&address.into()).expect("bind a port");
+        let port = socket
+            .local_addr()
+            .expect("address")
+            .as_socket()
+            .expect("an IP address")
+            .port();
+        ReservedPort { socket, port }
+    }
+
+    /// Starts listening on the port.
+    pub fn listen(self) -> std::net::TcpListener {
+        self.socket.listen(128).expect("listen");
+        self.socket.set_nonblocking(true).expect("non-blocking");
+        self.socket.into()
+    }
 }
 
 /// A database made for one test and dropped after it.

@@ -168,14 +168,19 @@ pub struct SmtpSink {
 
 impl SmtpSink {
     pub async fn start() -> SmtpSink {
-        Self::start_on(0).await
-    }
-
-    /// Starts on `port` (0: any free port).
-    pub async fn start_on(port: u16) -> SmtpSink {
-        let listener = TcpListener::bind(("127.0.0.1", port))
+        let listener = TcpListener::bind(("127.0.0.1", 0))
             .await
             .expect("bind SMTP sink");
+        Self::serve(listener)
+    }
+
+    /// Starts on a port of the test's, held until now.
+    pub async fn start_on(port: crate::helpers::ReservedPort) -> SmtpSink {
+        let listener = TcpListener::from_std(port.listen()).expect("SMTP sink listener");
+        Self::serve(listener)
+    }
+
+    fn serve(listener: TcpListener) -> SmtpSink {
         let port = listener.local_addr().expect("address").port();
         let mails = Arc::new(Mutex::new(Vec::new()));
         let sink = mails.clone();

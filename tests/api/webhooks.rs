@@ -11,7 +11,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::helpers::{TestApp, free_port, spawn_app, spawn_app_with};
+use crate::helpers::{ReservedPort, TestApp, spawn_app, spawn_app_with};
 use crate::receivers::{Answer, Received, WebhookReceiver};
 
 const SUBSCRIBE: &str = "/api/v1/webhooks/subscribe";
@@ -462,9 +462,9 @@ async fn a_receiver_that_does_not_answer_in_time_is_retried() {
 
 #[actix_web::test]
 async fn deliveries_to_a_receiver_that_is_down_survive_a_restart() {
-    let port = free_port();
+    let port = ReservedPort::new();
     let mut app = app_with_retries(vec![Duration::from_millis(500); 40]).await;
-    let url = format!("http://127.0.0.1:{port}/hook");
+    let url = format!("http://127.0.0.1:{}/hook", port.port);
     let (id, secret) = subscribe(&app, "*", &url).await;
 
     let token = app.admin.token.clone();
@@ -558,9 +558,8 @@ async fn a_hanging_receiver_does_not_delay_other_subscriptions() {
     assert_eq!(listed[0]["success"], false, "{listed:#?}");
 }
 
-fn receiver_on(port: u16, script: Vec<Answer>) -> WebhookReceiver {
-    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("rebind the port");
-    WebhookReceiver::on(listener, script)
+fn receiver_on(port: ReservedPort, script: Vec<Answer>) -> WebhookReceiver {
+    WebhookReceiver::on(port.listen(), script)
 }
 
 #[actix_web::test]
@@ -572,8 +571,9 @@ async fn a_hanging_receiver_with_a_backlog_does_not_delay_other_subscriptions() 
         settings.webhook_retry_schedule = RetrySchedule(vec![retry; 5]);
     })
     .await;
-    let (backlogged, other) = (free_port(), free_port());
-    let (stuck, _) = subscribe(&app, "*", &format!("http://127.0.0.1:{backlogged}/hook")).await;
+    let (backlogged, other) = (ReservedPort::new(), ReservedPort::new());
+    let backlogged_url = format!("http://127.0.0.1:{}/hook", backlogged.port);
+    let (stuck, _) = subscribe(&app, "*", &backlogged_url).await;
     // While both receivers are down, one subscription piles up a backlog of 20 deliveries,
     // the other has one delivery, due last.
     for _ in 0..20 {
@@ -582,7 +582,7 @@ async fn a_hanging_receiver_with_a_backlog_does_not_delay_other_subscriptions() 
     let (healthy_id, secret) = subscribe(
         &app,
         "case.created",
-        &format!("http://127.0.0.1:{other}/hook"),
+        &format!("http://127.0.0.1:{}/hook", other.port),
     )
     .await;
     let case = app.create_case(&app.admin.token, json!({})).await.id();
