@@ -15,33 +15,6 @@ use crate::helpers::*;
 /// Password of the users these tests create themselves.
 const PASSWORD: &str = "a-long-password-1";
 
-/// Asserts an error envelope with `status`.
-fn assert_error(resp: &Resp, status: u16, what: &str) {
-    assert_eq!(resp.status, status, "{what}: {}", resp.body);
-    assert_eq!(resp.body["status"], "error", "{what}: {}", resp.body);
-    assert_eq!(resp.body["code"], status, "{what}: {}", resp.body);
-    assert!(
-        resp.body["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "{what}: no message in {}",
-        resp.body
-    );
-    assert!(
-        resp.body["timestamp"].is_string(),
-        "{what}: no timestamp in {}",
-        resp.body
-    );
-}
-
-/// Asserts a 400 whose `errors` name `field`.
-fn assert_invalid(resp: &Resp, field: &str, what: &str) {
-    assert_error(resp, 400, what);
-    assert!(
-        resp.error_fields().iter().any(|f| f == field),
-        "{what}: expected an error on {field:?}, got {}",
-        resp.body
-    );
-}
-
 /// Asserts that no key of `body` looks like a password or hash and no value carries one.
 fn assert_no_secrets(body: &Value, passwords: &[&str], what: &str) {
     fn walk(value: &Value, passwords: &[&str], what: &str, whole: &Value) {

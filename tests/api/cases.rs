@@ -73,18 +73,6 @@ async fn deactivated_user(app: &TestApp) -> TestUser {
     user
 }
 
-/// Asserts the error envelope of API.md with `code`.
-fn assert_error(resp: &Resp, code: u16, what: &str) {
-    assert_eq!(resp.status, code, "{what}: {}", resp.body);
-    assert_eq!(resp.body["status"], "error", "{what}: {}", resp.body);
-    assert_eq!(resp.body["code"], code, "{what}: {}", resp.body);
-    assert!(
-        resp.body["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "{what}: {}",
-        resp.body
-    );
-}
-
 /// Asserts that `value` is an RFC 3339 timestamp in UTC with a `Z` suffix.
 fn assert_utc_timestamp(value: &Value, what: &str) -> chrono::DateTime<chrono::FixedOffset> {
     let text = value

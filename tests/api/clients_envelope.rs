@@ -136,16 +136,6 @@ fn assert_list(resp: &Resp, context: &str) {
     );
 }
 
-fn pagination(resp: &Resp) -> (i64, i64, i64, i64) {
-    let p = &resp.body["pagination"];
-    let n = |name: &str| {
-        p[name]
-            .as_i64()
-            .unwrap_or_else(|| panic!("pagination.{name} missing in {}", resp.body))
-    };
-    (n("page"), n("limit"), n("total"), n("pages"))
-}
-
 fn assert_no_leak(resp: &Resp, context: &str) {
     let text = resp.body.to_string();
     let lower = text.to_lowercase();

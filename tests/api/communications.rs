@@ -36,17 +36,6 @@ fn set(ids: &[i64]) -> BTreeSet<i64> {
     ids.iter().copied().collect()
 }
 
-/// `pagination` as (page, limit, total, pages).
-fn pagination(resp: &Resp) -> (i64, i64, i64, i64) {
-    let p = &resp.body["pagination"];
-    let n = |name: &str| {
-        p[name]
-            .as_i64()
-            .unwrap_or_else(|| panic!("pagination.{name} missing in {}", resp.body))
-    };
-    (n("page"), n("limit"), n("total"), n("pages"))
-}
-
 /// How many messages can be read in all.
 async fn total(app: &TestApp) -> i64 {
     let resp = list(app, &app.admin.token, &[]).await;
@@ -65,30 +54,6 @@ async fn post_message(app: &TestApp, token: &str, body: Value) -> Resp {
     let created = app.post(COMMUNICATIONS, token, body).await;
     assert_eq!(created.status, 201, "post message: {}", created.body);
     created
-}
-
-/// The error envelope of API.md with `code`.
-fn assert_error(resp: &Resp, code: u16, what: &str) {
-    assert_eq!(resp.status, code, "{what}: {}", resp.body);
-    assert_eq!(resp.body["status"], "error", "{what}: {}", resp.body);
-    assert_eq!(resp.body["code"], code, "{what}: {}", resp.body);
-    assert!(
-        resp.body["message"]
-            .as_str()
-            .is_some_and(|m| !m.trim().is_empty()),
-        "{what}: no message in {}",
-        resp.body
-    );
-}
-
-/// A 400 whose `errors` name `field`.
-fn assert_invalid(resp: &Resp, field: &str, what: &str) {
-    assert_error(resp, 400, what);
-    assert!(
-        resp.error_fields().iter().any(|f| f == field),
-        "{what}: errors do not name {field:?}: {}",
-        resp.body
-    );
 }
 
 /// The message `errors` gives for `field`.

@@ -505,3 +505,27 @@ async fn cases_moving_between_priorities_in_both_directions_at_once_all_succeed(
         json!({"low": 20, "medium": 0, "high": 20, "critical": 0})
     );
 }
+
+#[actix_web::test]
+async fn unknown_parameters_and_bad_dates_on_the_dashboard_are_400_with_the_field() {
+    let app = spawn_app().await;
+    let token = app.admin.token.clone();
+    for (path, field) in [
+        ("/api/v1/dashboard/stats?x=1", "x"),
+        (
+            "/api/v1/dashboard/agent-performance?created_after=soon",
+            "created_after",
+        ),
+        (
+            "/api/v1/dashboard/agent-performance?created_before=2026-13-01",
+            "created_before",
+        ),
+        (
+            "/api/v1/dashboard/cases-by-type?created_after=soon",
+            "created_after",
+        ),
+    ] {
+        let resp = app.get(path, &token).await;
+        crate::helpers::assert_invalid(&resp, field, path);
+    }
+}

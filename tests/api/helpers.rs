@@ -11,6 +11,47 @@ use sqlx::Connection;
 pub const ADMIN_EMAIL: &str = "admin@localhost";
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
 
+/// Asserts the error envelope: `status` "error", `code` equal to the HTTP status, a message and
+/// a timestamp.
+pub fn assert_error(resp: &Resp, status: u16, what: &str) {
+    assert_eq!(resp.status, status, "{what}: {}", resp.body);
+    assert_eq!(resp.body["status"], "error", "{what}: {}", resp.body);
+    assert_eq!(resp.body["code"], status, "{what}: {}", resp.body);
+    assert!(
+        resp.body["message"]
+            .as_str()
+            .is_some_and(|m| !m.trim().is_empty()),
+        "{what}: no message in {}",
+        resp.body
+    );
+    assert!(
+        resp.body["timestamp"].is_string(),
+        "{what}: no timestamp in {}",
+        resp.body
+    );
+}
+
+/// A 400 whose `errors` name `field`.
+pub fn assert_invalid(resp: &Resp, field: &str, what: &str) {
+    assert_error(resp, 400, what);
+    assert!(
+        resp.error_fields().iter().any(|f| f == field),
+        "{what}: expected an error on {field:?}, got {}",
+        resp.body
+    );
+}
+
+/// `pagination` as (page, limit, total, pages).
+pub fn pagination(resp: &Resp) -> (i64, i64, i64, i64) {
+    let p = &resp.body["pagination"];
+    let n = |name: &str| {
+        p[name]
+            .as_i64()
+            .unwrap_or_else(|| panic!("pagination.{name} missing in {}", resp.body))
+    };
+    (n("page"), n("limit"), n("total"), n("pages"))
+}
+
 /// A port nothing listens on right now, for another process to bind.
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("reserve a port");

@@ -534,6 +534,20 @@ async fn bad_missing_or_revoked_tokens_are_refused_with_401_at_the_upgrade() {
 }
 
 #[actix_web::test]
+async fn a_plain_get_without_the_upgrade_is_400_with_a_message() {
+    let app = spawn_app().await;
+    let plain = app.get("/api/v1/ws", &app.admin.token).await;
+    crate::helpers::assert_error(&plain, 400, "GET /api/v1/ws without Upgrade");
+    assert!(
+        plain.body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("WebSocket upgrade")),
+        "{}",
+        plain.body
+    );
+}
+
+#[actix_web::test]
 async fn a_token_in_the_query_string_opens_a_working_socket() {
     let app = spawn_app().await;
     let agent = app.create_user("agent").await;

@@ -947,3 +947,30 @@ async fn subscribing_with_an_idempotency_key_subscribes_once() {
     let secret = first.data()["secret"].as_str().expect("secret");
     assert!(verify_signature(secret, &received[0]));
 }
+
+#[actix_web::test]
+async fn a_secret_given_at_subscription_is_the_one_deliveries_are_signed_with() {
+    let app = spawn_app_with(|settings| settings.webhook_allow_private = true).await;
+    let receiver = WebhookReceiver::start().await;
+    let given = secret_of(40);
+    let subscribed = app
+        .post(
+            "/api/v1/webhooks/subscribe",
+            &app.admin.token,
+            json!({"event": "case.created", "url": receiver.url, "secret": given}),
+        )
+        .await;
+    assert_eq!(subscribed.status, 201, "{}", subscribed.body);
+    assert_eq!(
+        subscribed.data()["secret"],
+        given,
+        "the given secret is echoed once"
+    );
+    app.create_case(&app.admin.token, json!({})).await;
+
+    let received = receiver.wait_for(1, Duration::from_secs(10)).await;
+    assert!(
+        verify_signature(&given, &received[0]),
+        "signed with the given secret"
+    );
+}
