@@ -118,6 +118,15 @@ impl Dialect {
             Dialect::Postgres => " FOR NO KEY UPDATE",
         }
     }
+
+    /// Claiming outbox rows: on PostgreSQL, rows another dispatcher holds are passed over;
+    /// SQLite has one writer at a time.
+    fn skip_locked(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
 }
 
 /// The database: a pool, its dialect, and for SQLite a gate that lets one writer in at a time,

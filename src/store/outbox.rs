@@ -4,7 +4,7 @@
 
 use sqlx::{AssertSqlSafe, FromRow};
 
-use super::{Dialect, Store, StoreError, WriteTx, lease};
+use super::{Store, StoreError, WriteTx, lease};
 use crate::domain::case::{Case, CaseStatus, Priority};
 use crate::domain::communication::DeliveryStatus;
 use crate::domain::time::Timestamp;
@@ -121,10 +121,7 @@ impl Store {
         limit: i64,
         lease_until: Timestamp,
     ) -> Result<Vec<DueEmail>, StoreError> {
-        let skip_locked = match self.dialect {
-            Dialect::Sqlite => "",
-            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
-        };
+        let skip_locked = self.dialect.skip_locked();
         let mut tx = self.begin_write().await?;
         let ids: Vec<(i64,)> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT id FROM outbox_emails WHERE status = 'pending' AND next_attempt_at <= $1 \

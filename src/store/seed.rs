@@ -5,6 +5,8 @@
 use sqlx::AssertSqlSafe;
 
 use super::{Store, StoreError, tallies};
+use crate::domain::Channel;
+use crate::domain::case::{CaseStatus, Priority};
 use crate::domain::time::Timestamp;
 
 const TYPES: &[&str] = &[
@@ -15,9 +17,6 @@ const TYPES: &[&str] = &[
     "referral",
     "trafficking",
 ];
-const STATUSES: &[&str] = &["open", "in_progress", "escalated", "closed"];
-const PRIORITIES: &[&str] = &["low", "medium", "high", "critical"];
-const CHANNELS: &[&str] = &["call", "sms", "email", "chat", "whatsapp", "walk_in", "web"];
 /// Rows per INSERT statement (SQLite allows 32766 parameters; 12 per case).
 const ROWS_PER_STATEMENT: usize = 500;
 
@@ -84,7 +83,7 @@ impl Store {
             let values: Vec<String> = (done..done + batch)
                 .map(|i| {
                     let created = now - span + step * i as i64;
-                    let status = STATUSES[i % STATUSES.len()];
+                    let status = CaseStatus::ALL[i % CaseStatus::ALL.len()].as_str();
                     let closed_at = if status == "closed" {
                         (created + 3_600_000 + (i as i64 % 7) * 600_000).to_string()
                     } else {
@@ -99,8 +98,8 @@ impl Store {
                         "('Seeded case {i}', NULL, '{}', '{status}', '{}', '{}', {assignee}, \
                          {author}, {created}, {created}, {closed_at}, 1, 'seeded case {i}')",
                         TYPES[(i / 3) % TYPES.len()],
-                        PRIORITIES[(i / 4) % PRIORITIES.len()],
-                        CHANNELS[i % CHANNELS.len()],
+                        Priority::ALL[(i / 4) % Priority::ALL.len()].as_str(),
+                        Channel::ALL[i % Channel::ALL.len()].as_str(),
                     )
                 })
                 .collect();

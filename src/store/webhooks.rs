@@ -7,7 +7,7 @@ use serde::Serialize;
 use sqlx::{AssertSqlSafe, FromRow};
 
 use super::sql::{Bind, Filter, ListPage};
-use super::{Created, Dialect, IdempotencyKey, Store, StoreError, WriteTx, lease};
+use super::{Created, IdempotencyKey, Store, StoreError, WriteTx, lease};
 use crate::domain::time::Timestamp;
 
 /// A subscription as shown; the secret only in the answer to its creation.
@@ -263,10 +263,7 @@ impl Store {
         room: &(dyn Fn(i64) -> i64 + Sync),
     ) -> Result<Vec<DueDelivery>, StoreError> {
         let now = Timestamp::now().millis();
-        let skip_locked = match self.dialect {
-            Dialect::Sqlite => "",
-            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
-        };
+        let skip_locked = self.dialect.skip_locked();
         let mut tx = self.begin_write().await?;
         // An event committed just as its subscription was deleted can leave a delivery the
         // delete did not see (PostgreSQL): cancel those once due, reading only the due rows
